@@ -73,9 +73,7 @@ def _lookup(name: str) -> tuple[Callable, Callable]:
     try:
         return NONLINEARITIES[name]
     except KeyError:
-        raise ValueError(
-            f"nonlinearity must be one of {sorted(NONLINEARITIES)}, got {name!r}"
-        ) from None
+        raise ValueError(f"nonlinearity must be one of {sorted(NONLINEARITIES)}, got {name!r}") from None
 
 
 def nonlinearity(name: str) -> Callable:

@@ -33,6 +33,10 @@ __all__ = [
 ]
 
 
+# Up to this many steps the AR(1) recursion is applied as one matrix product.
+_MATRIX_FORM_MAX_STEPS = 256
+
+
 def _check_time_constants(dt: float, tau_s: float) -> None:
     if not (math.isfinite(dt) and dt > 0):
         raise ValueError(f"dt must be a finite number > 0, got {dt!r}")
@@ -85,6 +89,13 @@ def sample_ou(
     xi = jax.random.normal(key, (n_steps, *shape), dtype=dtype)
     if a == 0.0:
         return std * xi
+    if n_steps <= _MATRIX_FORM_MAX_STEPS:
+        # eta = L xi with L[k, 0] = std a^k and L[k, j] = std sqrt(1 - a^2) a^(k-j) for 1 <= j <= k:
+        # one small matrix product instead of a sequential loop (same law, exact).
+        lag = np.subtract.outer(np.arange(n_steps), np.arange(n_steps))
+        weights = np.where(lag >= 0, a ** np.maximum(lag, 0), 0.0) * math.sqrt(1.0 - a * a)
+        weights[:, 0] = a ** np.arange(n_steps)
+        return jnp.tensordot(jnp.asarray(std * weights, dtype=dtype), xi, axes=1)
     innovation = std * math.sqrt(1.0 - a * a)
 
     def step(eta, xi_k):

@@ -1,0 +1,137 @@
+"""Training: gradients, a short learning run, checkpoints, bit-exact resume, divergence."""
+
+import csv
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from tightbalance import rundir
+from tightbalance.config import TrainConfig
+from tightbalance.network import init_random_balanced
+from tightbalance.task import tracking_loss
+from tightbalance.train import Trainer, TrainingDivergedError, resume, train
+
+TINY = TrainConfig(
+    n_units=16, n_inputs=2, batch_size=4, n_steps=20, epochs=60, eval_every=20, relax_time=10.0
+)
+
+
+def test_gradient_matches_finite_differences():
+    """JAX reverse-mode gradient of the loss vs central differences, in float64."""
+    with jax.enable_x64(True):
+        params = init_random_balanced(jax.random.key(0), 5, 2, g=0.5, gbar=-1.0, ws_std=0.3, wr_std=0.3)
+        params = jax.tree.map(lambda x: jnp.asarray(x, jnp.float64), params)
+        h0 = jax.random.normal(jax.random.key(1), (5, 3), dtype=jnp.float64)
+        signals = 1 + 0.3 * jax.random.normal(jax.random.key(2), (8, 2, 3), dtype=jnp.float64)
+        noise = jax.random.normal(jax.random.key(3), (8, 5, 3), dtype=jnp.float64)
+
+        def loss(p):
+            return tracking_loss(
+                p,
+                h0,
+                signals,
+                noise,
+                dt=0.2,
+                sigma=0.5,
+                gbar=-1.0,
+                lambda_act=0.01,
+                burn_in_steps=2,
+                nonlinearity_name="softplus",
+            )[0]
+
+        grads = jax.grad(loss)(params)
+        eps = 1e-6
+        for name in ("J", "w_in", "w_out", "bias"):
+            value = getattr(params, name)
+            for index in [(0,), (1,), (-1,)]:
+                flat_index = index[0] % value.size
+                bump = jnp.zeros(value.size).at[flat_index].set(eps).reshape(value.shape)
+                plus = loss(params.__class__(**{**vars(params), name: value + bump}))
+                minus = loss(params.__class__(**{**vars(params), name: value - bump}))
+                numeric = (plus - minus) / (2 * eps)
+                assert float(getattr(grads, name).ravel()[flat_index]) == pytest.approx(
+                    float(numeric), rel=1e-5, abs=1e-9
+                )
+
+
+def test_diagonal_stays_zero_and_bias_untrained():
+    trainer = Trainer(TINY, [0])
+    state, _ = trainer.init_state()
+    state, _ = trainer.run_epochs(state, 0, 30)
+    J = np.asarray(state.params.J[0])
+    assert np.all(np.diag(J) == 0)
+    assert np.all(np.asarray(state.params.bias) == 0)
+
+
+def _read_rows(path):
+    with open(path, newline="") as handle:
+        return [{k: v for k, v in r.items() if k != "wall_s"} for r in csv.DictReader(handle)]
+
+
+def test_resume_is_bit_exact_and_checkpoints_round_trip(tmp_path):
+    train(TINY, tmp_path / "full", seeds=[3, 4], progress=False, figures=False)
+    train(TINY.replace(epochs=40), tmp_path / "split", seeds=[3, 4], progress=False, figures=False)
+    resume(tmp_path / "split", epochs=60, progress=False, figures=False)
+    full, split = (
+        _read_rows(tmp_path / "full" / "metrics.csv"),
+        _read_rows(tmp_path / "split" / "metrics.csv"),
+    )
+    assert len(full) == 2 * 4  # two seeds x evaluations at epochs 0, 20, 40, 60
+    assert full == split
+    a = rundir.load_checkpoint(rundir.latest_checkpoint(tmp_path / "full"))
+    b = rundir.load_checkpoint(rundir.latest_checkpoint(tmp_path / "split"))
+    assert a.epoch == b.epoch == 60
+    assert all(np.array_equal(x, y) for x, y in zip(a.leaves, b.leaves, strict=True))
+    # round trip into the trainer's state structure
+    template, _ = Trainer(TINY, [3, 4]).init_state()
+    state = a.restore(template)
+    assert np.array_equal(np.asarray(state.params.J), a.leaves[0])
+    assert a.params.J.shape == (2, 16, 16)
+
+
+def test_resume_after_a_crash_between_checkpoint_and_metrics(tmp_path):
+    run = tmp_path / "run"
+    train(TINY, run, seeds=[5], progress=False, figures=False)
+    expected = _read_rows(run / "metrics.csv")
+    # simulate a crash after the epoch-40 checkpoint: drop later checkpoints but keep a stray row
+    (run / "checkpoints" / "epoch-000060.npz").unlink()
+    resume(run, progress=False, figures=False)
+    assert _read_rows(run / "metrics.csv") == expected
+
+
+def test_corrupt_checkpoint_and_existing_run_are_reported(tmp_path):
+    run = tmp_path / "run"
+    train(TINY.replace(epochs=20), run, seeds=[1], progress=False, figures=False)
+    path = rundir.latest_checkpoint(run)
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(ValueError, match="corrupt"):
+        rundir.load_checkpoint(path)
+    with pytest.raises(ValueError, match="already holds a run"):
+        train(TINY, run, progress=False, figures=False)
+    other = TrainConfig(n_units=8, n_inputs=2, batch_size=4, n_steps=20, epochs=0, relax_time=10.0)
+    good = rundir.list_checkpoints(run)[0]
+    template, _ = Trainer(other, [1]).init_state()
+    with pytest.raises(ValueError, match="different config or is corrupt"):
+        rundir.load_checkpoint(good).restore(template)
+
+
+def test_divergence_stops_with_last_good_checkpoint(tmp_path):
+    run = tmp_path / "run"
+    with pytest.raises(TrainingDivergedError, match="epoch-000000.npz"):
+        train(TINY.replace(learning_rate=1e4, gbar=-20.0), run, progress=False, figures=False)
+    checkpoint = rundir.load_checkpoint(rundir.latest_checkpoint(run))
+    assert checkpoint.epoch == 0 and all(np.all(np.isfinite(x)) for x in checkpoint.leaves)
+
+
+@pytest.mark.slow
+def test_short_training_lowers_loss_and_tightens_balance(tmp_path):
+    """A few thousand epochs of the one-stimulus task: the loss falls, the balance grows (SPEC §3)."""
+    config = TrainConfig(n_units=50, n_inputs=1, epochs=3000, eval_every=1000)
+    train(config, tmp_path / "run", progress=False, figures=True)
+    rows = rundir.read_metrics(tmp_path / "run")
+    assert rows[-1]["test_loss"] < 0.5 * rows[0]["test_loss"]
+    assert rows[-1]["balance"] > 1.5
+    assert rows[-1]["eig_min_real"] < rows[0]["eig_min_real"]
+    assert (tmp_path / "run" / "figures" / "training-seed-1.png").stat().st_size > 10_000
