@@ -14,7 +14,14 @@ from tightbalance.task import tracking_loss
 from tightbalance.train import Trainer, TrainingDivergedError, resume, train
 
 TINY = TrainConfig(
-    n_units=16, n_inputs=2, batch_size=4, n_steps=20, epochs=60, eval_every=20, relax_time=10.0
+    n_units=16,
+    n_inputs=2,
+    batch_size=4,
+    n_steps=20,
+    epochs=60,
+    eval_every=20,
+    relax_time=10.0,
+    info_rate_steps=0,
 )
 
 
@@ -128,10 +135,13 @@ def test_divergence_stops_with_last_good_checkpoint(tmp_path):
 @pytest.mark.slow
 def test_short_training_lowers_loss_and_tightens_balance(tmp_path):
     """A few thousand epochs of the one-stimulus task: the loss falls, the balance grows (SPEC §3)."""
-    config = TrainConfig(n_units=50, n_inputs=1, epochs=3000, eval_every=1000)
+    config = TrainConfig(n_units=50, n_inputs=1, epochs=3000, eval_every=1000, info_rate_steps=4000)
     train(config, tmp_path / "run", progress=False, figures=True)
     rows = rundir.read_metrics(tmp_path / "run")
     assert rows[-1]["test_loss"] < 0.5 * rows[0]["test_loss"]
     assert rows[-1]["balance"] > 1.5
     assert rows[-1]["eig_min_real"] < rows[0]["eig_min_real"]
+    # the input-to-readout information rate is recorded at every evaluation and grows with training
+    assert all(np.isfinite(r["info_rate_bits"]) for r in rows)
+    assert rows[-1]["info_rate_bits"] > rows[0]["info_rate_bits"]
     assert (tmp_path / "run" / "figures" / "training-seed-1.png").stat().st_size > 10_000

@@ -38,6 +38,10 @@ INITIALISERS = ("random-balanced", "excitatory-inhibitory")
 class TrainConfig:
     """All parameters of a training run (SPEC §2–3); defaults are the original's.
 
+    ``info_rate_steps`` sets the length of the simulation from which the input-to-readout
+    information rate is estimated at each evaluation (``info_rate_bits`` in
+    ``metrics.csv``, SPEC §5); 0 switches it off.
+
     The OU input can be given by its stationary std (``signal_std``) or, as in the
     original code, by its intensity ``input_intensity`` (I1) with
     ``var = I1^2 / (2 tau_s)``; exactly one of the two is set.
@@ -72,7 +76,7 @@ class TrainConfig:
     learning_rate: float = 1e-3
     lambda_act: float = 1e-4
     eval_every: int = 1000
-    info_rate_steps: int = 0
+    info_rate_steps: int = 20_000
     seed: int = 1
 
     def __post_init__(self) -> None:

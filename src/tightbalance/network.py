@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
+from tightbalance.signals import standard_normal
+
 __all__ = [
     "NetworkParams",
     "NONLINEARITIES",
@@ -233,7 +235,7 @@ def simulate_streaming(
 
     def step(h, inputs):
         k, signal = inputs
-        xi = jax.random.normal(jax.random.fold_in(key, k), h.shape, dtype=h.dtype)
+        xi = standard_normal(jax.random.fold_in(key, k), h.shape, dtype=h.dtype)
         h = euler_step(params, h, signal, xi, dt=dt, sigma=sigma, phi=phi)
         return h, record(h)
 
@@ -256,7 +258,7 @@ def relax(
     The noise stays on, as in the original code (SPEC §3).  Returns ``[N, B]``.
     """
     k_state, k_noise = jax.random.split(key)
-    h0 = jax.random.normal(k_state, (params.n_units, batch_size))
+    h0 = standard_normal(k_state, (params.n_units, batch_size))
     constant = jnp.full((n_steps, params.n_inputs, batch_size), i_ext, dtype=h0.dtype)
     h_final, _ = simulate_streaming(
         params,

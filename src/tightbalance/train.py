@@ -44,7 +44,7 @@ from tightbalance.network import (
     init_random_balanced,
     relax,
 )
-from tightbalance.signals import sample_signals
+from tightbalance.signals import sample_signals, standard_normal
 from tightbalance.task import tracking_loss
 
 __all__ = ["TrainState", "Trainer", "TrainingDivergedError", "train", "resume", "METRIC_COLUMNS"]
@@ -194,7 +194,7 @@ class _Programs:
         signals = sample_signals(
             k_signal, c.n_steps, c.n_inputs, c.batch_size, c.dt, c.tau_s, c.signal_std, c.i_ext
         )
-        noise = jax.random.normal(k_noise, (c.n_steps, c.n_units, c.batch_size))
+        noise = standard_normal(k_noise, (c.n_steps, c.n_units, c.batch_size))
         return signals, noise
 
     def _epoch(self, state: TrainState, epoch: jax.Array, base_key: jax.Array):

@@ -117,8 +117,13 @@ def plot_training(data: TrainingFigureData, path: Path, title: str = "") -> Path
     ax[2].legend(fontsize=8)
 
     for s in range(n_channels):
-        ax[3].plot(data.w_in[:, s], data.w_out[s], ".", color=colour(s), label=f"channel {s + 1}")
-    ax[3].set(xlabel="$W^{in}_{is}$", ylabel="$W^{out}_{si}$", title="input vs readout weight per unit")
+        label = "channel 1 (same)" if s == 0 else f"channel {s + 1}"
+        ax[3].plot(data.w_in[:, 0], data.w_out[s], ".", color=colour(s), label=f"readout to {label}")
+    ax[3].set(
+        xlabel="input weight from channel 1, $W^{in}_{i1}$",
+        ylabel="readout weight $W^{out}_{si}$",
+        title="input vs readout weight per unit",
+    )
     ax[3].legend(fontsize=8)
 
     ax[4].plot(data.time, data.h_traces, lw=1)

@@ -1,0 +1,179 @@
+"""Speed of a training epoch: JAX (one seed, and seeds vmapped) vs a PyTorch-eager baseline.
+
+Usage::
+
+    python benchmarks/bench_train.py [--preset two-stimuli] [--epochs 1000] [--repeats 5] [--seeds 8]
+
+Reports medians over ``--repeats`` runs of a chunk of ``--epochs`` epochs (compile
+time excluded), measured in the same process so the ratios are meaningful on a
+shared machine:
+
+* ``jax``: ms per epoch of the compiled epoch (sample -> loss -> grad -> Adam);
+* ``jax vmap K``: ms per network-epoch with K seeds in one program;
+* ``noise only`` / ``forward only``: where the time goes;
+* ``evaluation``: one evaluation (relaxation, held-out loss, diagnostics);
+* ``full run``: estimated wall time of the preset's 100 001 epochs with evaluations;
+* ``torch eager``: the same epoch in plain PyTorch, if ``torch`` is installed
+  (``pip install -e .[bench]``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from tightbalance.config import preset
+from tightbalance.train import Trainer, _metric_rows, _programs
+
+
+def median_seconds(call, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(call())
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bench_jax(config, seeds, epochs, repeats) -> float:
+    trainer = Trainer(config, seeds)
+    state, _ = trainer.init_state()
+    trainer.run_epochs(state, 0, epochs)  # compile
+    return median_seconds(lambda: trainer.run_epochs(state, 0, epochs), repeats) / epochs
+
+
+def bench_parts(config, epochs, repeats) -> dict[str, float]:
+    """Noise generation alone, and the forward pass alone, per epoch."""
+    programs = _programs(config.replace(epochs=0, eval_every=1, seed=0))
+    trainer = Trainer(config, [1])
+    state, _ = trainer.init_state()
+    params = jax.tree.map(lambda x: x[0], state.params)
+    h0 = state.h0[0]
+    key = jax.random.key(0)
+
+    @jax.jit
+    def noise_only(key):
+        def body(total, epoch):
+            signals, noise = programs._batch(jax.random.fold_in(key, epoch))
+            return total + noise.sum() + signals.sum(), None
+
+        return jax.lax.scan(body, 0.0, jnp.arange(epochs))[0]
+
+    @jax.jit
+    def forward_only(key):
+        def body(total, epoch):
+            signals, noise = programs._batch(jax.random.fold_in(key, epoch))
+            return total + programs.loss(params, h0, signals, noise)[0], None
+
+        return jax.lax.scan(body, 0.0, jnp.arange(epochs))[0]
+
+    parts = {}
+    for name, fn in (("noise only", noise_only), ("forward only (incl. noise)", forward_only)):
+        fn(key)
+        parts[name] = median_seconds(lambda fn=fn: fn(key), repeats) / epochs
+    # one evaluation: relaxation + held-out loss + diagnostics (k-means, eigenvalues)
+    trainer.evaluate(state, 0)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        evaluated, evaluation = trainer.evaluate(state, 1)
+        _metric_rows(trainer, evaluated, evaluation, 1, np.array([-0.01]), None, 0.0)
+    parts["evaluation"] = (time.perf_counter() - start) / repeats
+    return parts
+
+
+def bench_torch(config, epochs, repeats) -> float | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.manual_seed(0)
+    c = config
+    n, s, b, t = c.n_units, c.n_inputs, c.batch_size, c.n_steps
+    J = (c.g * torch.randn(n, n) / n**0.5 + c.gbar / n).fill_diagonal_(0).requires_grad_()
+    w_in = (c.ws_mean + c.ws_std * torch.randn(n, s)).requires_grad_()
+    w_out = (c.wr_mean + c.wr_std * torch.randn(s, n)).requires_grad_()
+    optimiser = torch.optim.Adam([J, w_in, w_out], lr=c.learning_rate)
+    mask = 1 - torch.eye(n)
+    a = float(np.exp(-c.dt / c.tau_s))
+    lag = np.subtract.outer(np.arange(t), np.arange(t))
+    weights = np.where(lag >= 0, a ** np.maximum(lag, 0), 0.0) * np.sqrt(1 - a * a)
+    weights[:, 0] = a ** np.arange(t)
+    ou_matrix = torch.tensor(c.signal_std * weights, dtype=torch.float32)
+    h0 = torch.randn(n, b)
+    noise_scale = c.sigma * c.dt**0.5
+
+    def epoch():
+        signals = c.i_ext + torch.tensordot(ou_matrix, torch.randn(t, s, b), dims=1)
+        noise = torch.randn(t, n, b)
+        h, loss = h0, 0.0
+        for k in range(t):
+            h = h + c.dt * (J @ torch.relu(h) + w_in @ signals[k] / s - h) + noise_scale * noise[k]
+            if k >= c.burn_in_steps:
+                y = w_out @ torch.relu(h) / n
+                loss = loss + ((y + signals[k] / c.gbar) ** 2).sum() + c.lambda_act * (h**2).sum()
+        loss = loss / (b * t * s)
+        optimiser.zero_grad()
+        loss.backward()
+        J.grad *= mask
+        optimiser.step()
+
+    def chunk():
+        for _ in range(epochs):
+            epoch()
+
+    chunk()
+    return median_seconds(chunk, repeats) / epochs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--preset", default="two-stimuli")
+    parser.add_argument("--epochs", type=int, default=1000, help="epochs per timed chunk")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--seeds", type=int, default=8, help="seeds vmapped together")
+    args = parser.parse_args()
+    config = preset(args.preset)
+    print(
+        f"preset {args.preset}: N={config.n_units}, S={config.n_inputs}, "
+        f"B={config.batch_size}, T={config.n_steps}"
+    )
+    print(
+        f"jax {jax.__version__} on {jax.devices()[0].platform}; "
+        f"medians of {args.repeats} x {args.epochs} epochs"
+    )
+    one = bench_jax(config, [1], args.epochs, args.repeats)
+    many = bench_jax(config, list(range(1, args.seeds + 1)), args.epochs, args.repeats)
+    parts = bench_parts(config, args.epochs, args.repeats)
+    torch_epoch = bench_torch(config, max(args.epochs // 10, 20), args.repeats)
+    full = config.epochs * one + (config.epochs // config.eval_every + 1) * parts["evaluation"]
+    rows = [
+        ("jax, 1 seed", f"{1e3 * one:.3f} ms/epoch"),
+        (f"jax, {args.seeds} seeds vmapped", f"{1e3 * many / args.seeds:.3f} ms/network-epoch"),
+        ("  noise + signals only", f"{1e3 * parts['noise only']:.3f} ms/epoch"),
+        ("  forward only (incl. noise)", f"{1e3 * parts['forward only (incl. noise)']:.3f} ms/epoch"),
+        ("  one evaluation", f"{1e3 * parts['evaluation']:.1f} ms"),
+        (f"full run, {config.epochs} epochs + evaluations", f"{full:.0f} s (estimate)"),
+    ]
+    if torch_epoch is not None:
+        rows.append(
+            (
+                "torch eager, 1 seed",
+                f"{1e3 * torch_epoch:.3f} ms/epoch  (jax speed-up x{torch_epoch / one:.1f})",
+            )
+        )
+    else:
+        rows.append(("torch eager", "not installed (pip install -e .[bench])"))
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()
