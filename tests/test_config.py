@@ -11,6 +11,7 @@ from tightbalance.config import (
     load_config,
     parse_assignments,
     preset,
+    read_config_table,
     save_config,
 )
 
@@ -40,6 +41,7 @@ from tightbalance.config import (
         ({"epochs": -1}, "epochs must be >= 0"),
         ({"eval_every": 0}, "eval_every must be >= 1"),
         ({"n_units": 2.5}, "n_units must be an integer"),
+        ({"dt": True}, "dt must be a number"),
     ],
 )
 def test_invalid_values_name_parameter_value_and_range(changes, message):
@@ -70,6 +72,14 @@ def test_toml_round_trip_and_overrides(tmp_path):
     assert apply_overrides(config, {"zero_diagonal": "false"}).zero_diagonal is False
 
 
+def test_a_config_file_overrides_only_the_keys_it_sets(tmp_path):
+    path = tmp_path / "partial.toml"
+    path.write_text("[train]\ndt = 0.1\ninput_std = 0.3\n")
+    assert read_config_table(path) == {"dt": 0.1, "input_std": 0.3}
+    config = apply_overrides(preset("three-stimuli"), read_config_table(path))
+    assert config.n_inputs == 3 and config.dt == 0.1 and config.signal_std == 0.3
+
+
 def test_bad_overrides_and_files_are_reported(tmp_path):
     with pytest.raises(ValueError, match="unknown config key 'n_unit'"):
         apply_overrides(preset("one-stimulus"), {"n_unit": "3"})
@@ -79,6 +89,10 @@ def test_bad_overrides_and_files_are_reported(tmp_path):
         apply_overrides(preset("one-stimulus"), {"dt": "nan"})
     with pytest.raises(ValueError, match="key=value"):
         parse_assignments(["dt0.1"])
+    wrong_type = tmp_path / "wrong.toml"
+    wrong_type.write_text("[train]\ndt = [1, 2]\n")
+    with pytest.raises(ValueError, match="dt must be a number"):
+        load_config(wrong_type)
     bad = tmp_path / "bad.toml"
     bad.write_text("[train]\nn_units = \n")
     with pytest.raises(ValueError, match="not valid TOML"):

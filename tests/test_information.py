@@ -12,10 +12,12 @@ from scipy import signal
 
 from tightbalance.analysis.information import (
     block_spectra,
+    checkpoint_info_rates,
     estimate_info_rate,
     readout_info_rate,
     welch_degrees_of_freedom,
 )
+from tightbalance.config import TrainConfig
 from tightbalance.network import NetworkParams
 from tightbalance.signals import ar1_coefficient, ou_spectrum_sampled
 from tightbalance.theory import linear
@@ -147,21 +149,60 @@ def _linear_readout_network(n_units: int, b: float) -> NetworkParams:
     )
 
 
+def _stack(*networks: NetworkParams) -> NetworkParams:
+    return jax.tree.map(lambda *leaves: jnp.stack(leaves), *networks)
+
+
+_READOUT_CONFIG = TrainConfig(
+    n_units=50,
+    nonlinearity="identity",
+    dt=0.05,
+    sigma=1.0,
+    tau_s=1.0,
+    input_intensity=None,
+    input_std=0.2,
+    i_ext=1.0,
+    info_rate_steps=40_000,
+)
+
+
 @pytest.mark.slow
 def test_readout_info_rate_of_linear_network_matches_closed_form():
     """Identity network, J = -b/N, readout = population mean: its rate is the grid closed form.
 
     The input enters unscaled (``W_in s / S = s``), so the SNR is ``N S_eta / sigma^2`` for
-    every ``b`` — the closed form of SPEC §5.1 with the input gain 1.
+    every ``b`` — the closed form of SPEC §5.1 with the input gain 1.  Stacked as two seeds
+    for :func:`checkpoint_info_rates`: seed 1 has input gain 2, i.e. the closed form with
+    twice the signal std, so the seeds' rates differ and each must land on its own.
     """
+    network = _linear_readout_network(50, 4.0)
+    stacked = _stack(network, NetworkParams(network.J, 2.0 * network.w_in, network.w_out, network.bias))
+    keys = jax.random.split(jax.random.PRNGKey(0), 2)
+    rates = checkpoint_info_rates(stacked, _READOUT_CONFIG, keys)  # n_steps from the config
+    assert rates.shape == (2, 1)
+    truth = [
+        linear.population_rate(1.0, sigma=1.0, signal_std=std, tau_s=1.0, n_units=50, dt=0.05)
+        for std in (0.2, 0.4)
+    ]  # 0.89 and 2.25 bits/tau
+    # Trial-to-trial sd measured at 0.033 bits/tau with 20 000 steps, so ~0.023 here; over 4 keys
+    # the deviations were at most 0.04 (gain 1) and 0.075 (gain 2) bits/tau: 0.15 is ~4 sd.
+    assert rates[:, 0] == pytest.approx(truth, abs=0.15)
+    # Seed 0 is exactly readout_info_rate of the unstacked network with its key.
     model = dict(dt=0.05, sigma=1.0, tau_s=1.0, signal_std=0.2, i_ext=1.0, nonlinearity="identity")
-    truth = linear.population_rate(1.0, sigma=1.0, signal_std=0.2, tau_s=1.0, n_units=50, dt=0.05)
-    rates = readout_info_rate(
-        _linear_readout_network(50, 4.0), key=jax.random.PRNGKey(0), n_steps=40_000, **model
-    )
-    assert rates.shape == (1,)
-    # Trial-to-trial sd measured at 0.033 bits/tau with 20 000 steps, so ~0.023 here: 4 sd.
-    assert rates[0] == pytest.approx(truth, abs=0.1)
+    direct = readout_info_rate(network, key=keys[0], n_steps=40_000, **model)
+    np.testing.assert_allclose(rates[0], direct, rtol=1e-6)
+
+
+def test_checkpoint_info_rates_validation():
+    network = _linear_readout_network(10, 1.0)
+    keys = jax.random.split(jax.random.PRNGKey(0), 2)
+    with pytest.raises(ValueError, match="stacked over seeds"):
+        checkpoint_info_rates(network, _READOUT_CONFIG, keys)
+    with pytest.raises(ValueError, match="one key per seed"):
+        checkpoint_info_rates(_stack(network, network), _READOUT_CONFIG, keys[:1])
+    off = TrainConfig(n_units=10, nonlinearity="identity", info_rate_steps=0)
+    with pytest.raises(ValueError, match="info_rate_steps = 0"):
+        checkpoint_info_rates(_stack(network, network), off, keys)
 
 
 def test_readout_info_rate_validation():

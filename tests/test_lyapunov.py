@@ -12,7 +12,7 @@ from scipy import optimize, special
 
 from tightbalance import network
 from tightbalance.theory import lyapunov as lyap
-from tightbalance.theory.meanfield import stationary_dmft
+from tightbalance.theory.meanfield import chaos_threshold, stationary_dmft
 
 
 def _random_matrix(seed: int, n: int, g: float, *, symmetric: bool = False) -> jnp.ndarray:
@@ -306,3 +306,103 @@ def test_other_entry_points_reject_bad_arguments():
         lyap.tangent_mode_exponents(np.array([1.0, 2.0]), np.array([0.5, 0.5]), 1.0)
     with pytest.raises(ValueError, match="g_values and exponents"):
         lyap.zero_crossing(np.array([1.0, 2.0]), np.array([0.1]))
+
+
+# ---------------------------------------------------------------- review fixes
+
+
+def test_specialised_euler_loop_matches_network_euler_step():
+    """The state/tangent loop of ``lyapunov_spectrum`` against a reference built on ``euler_step``.
+
+    Same keys as ``lyapunov_spectrum`` (state, tangent, noise split from ``key``; noise per step from
+    ``fold_in``), float64: the two must agree to round-off (1e-9 on exponents of order 1).
+    """
+    n, k, dt, sigma, qr_interval, n_steps = 12, 3, 0.1, 0.3, 5, 60
+    with jax.enable_x64(True):
+        J = _random_matrix(3, n, 1.8)
+        u_path = jnp.asarray(0.5 + 0.2 * np.sin(0.3 * np.arange(n_steps)))
+        key = jax.random.PRNGKey(7)
+        h0 = jnp.asarray(np.random.default_rng(1).standard_normal(n))
+        expected = lyap.lyapunov_spectrum(
+            J, u_path, dt=dt, n_steps=n_steps, key=key, n_exponents=k, sigma=sigma, qr_interval=qr_interval,
+            nonlinearity="tanh", h0=h0,
+        )  # fmt: skip
+        _, k_tangent, k_noise = jax.random.split(key, 3)
+        q, _ = jnp.linalg.qr(jax.random.normal(k_tangent, (n, k), jnp.float64))
+        params = network.NetworkParams(J=J, w_in=jnp.ones((n, 1)), w_out=jnp.zeros((1, n)), bias=jnp.zeros(n))
+        phi, dphi = network.nonlinearity("tanh"), network.nonlinearity_slope("tanh")
+        h, log_growth = h0[:, None], np.zeros(k)
+        for step in range(n_steps):
+            noise = jax.random.normal(jax.random.fold_in(k_noise, step), (n,), jnp.float64)[:, None]
+            q = q + dt * (-q + J @ (dphi(h) * q))
+            h = network.euler_step(params, h, u_path[step][None, None], noise, dt=dt, sigma=sigma, phi=phi)
+            if (step + 1) % qr_interval == 0:
+                q, r = jnp.linalg.qr(q)
+                log_growth += np.log(np.abs(np.diagonal(r)))
+    reference = np.sort(log_growth / (n_steps * dt))[::-1]
+    np.testing.assert_allclose(expected, reference, rtol=0, atol=1e-9)
+
+
+@pytest.mark.slow
+def test_dmft_chaos_threshold_with_noise_is_the_zero_of_the_exponent():
+    """sigma > 0: the spectral-radius criterion is only a lower bound; the returned threshold is the root
+    of the DMFT exponent (|lambda| there below 1e-3, the bracket ``xtol`` times the slope ~ 0.3)."""
+    b, i0, sigma = 4.0, 1.0, 0.5
+    lower_bound = chaos_threshold(b, i0, sigma)
+    assert lyap.dmft_largest_lyapunov(b, lower_bound, i0, sigma) < -0.01  # the reviewer's -0.048
+    threshold = lyap.dmft_chaos_threshold(b, i0, sigma, xtol=1e-3)
+    assert threshold > lower_bound + 0.05
+    assert abs(lyap.dmft_largest_lyapunov(b, threshold, i0, sigma)) < 1e-3
+    # sigma = 0: the fixed-point criterion is exact (relu: sqrt(2) for every b).
+    assert lyap.dmft_chaos_threshold(b, i0, 0.0) == pytest.approx(math.sqrt(2.0), abs=1e-9)
+
+
+def test_failed_dmft_point_is_logged(caplog):
+    """A sweep point without a stationary DMFT state gives NaN and a warning naming its parameters."""
+    with caplog.at_level("WARNING", logger="tightbalance.theory.lyapunov"):
+        values = lyap.dmft_lyapunov_curve(0.0, np.array([3.0]), 1.0)  # b = 0, g = 3: relu activity diverges
+    assert np.isnan(values[0])
+    assert "dmft_largest_lyapunov(0.0, 3.0, 1.0, 0.0, relu) gave NaN" in caplog.text
+
+
+def _parse_lyapunov(out, *options: str):
+    import argparse
+
+    from tightbalance.commands import lyapunov as command
+
+    parser = argparse.ArgumentParser()
+    command.register(parser.add_subparsers())
+    return parser.parse_args(["lyapunov", "--out", str(out), *options])
+
+
+@pytest.mark.parametrize(
+    "options,match",
+    [
+        (("--I0", "nan"), "--I0 must be finite"),
+        (("--dt", "5"), r"--dt must lie in \(0, 1\)"),
+        (("--dt", "0"), r"--dt must lie in \(0, 1\)"),
+        (("--g", "1.0", "inf"), "--g must be finite"),
+        (("--sigma", "-0.1"), "--sigma must be >= 0"),
+        (("--nonlinearity", "softplus"), "--nonlinearity 'softplus' has no mean-field theory"),
+    ],
+)
+def test_lyapunov_command_rejects_invalid_options(options, match, tmp_path):
+    args = _parse_lyapunov(tmp_path / "out", *options)
+    with pytest.raises(ValueError, match=match):
+        args.func(args)
+    assert not (tmp_path / "out").exists()  # rejected before any work
+
+
+def test_lyapunov_command_help_shows_defaults_for_every_option():
+    import argparse
+
+    from tightbalance.commands import lyapunov as command
+
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers()
+    command.register(sub)
+    text = sub.choices["lyapunov"].format_help()
+    assert "``" not in text
+    for action in sub.choices["lyapunov"]._actions:
+        assert action.help, action.dest
+    assert "(default: 0.1)" in text  # --dt

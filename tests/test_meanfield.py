@@ -185,6 +185,52 @@ def test_chaos_thresholds():
     assert chaos_threshold(4.0, 0.0, nonlinearity="tanh") == pytest.approx(1.0, rel=1e-8)
 
 
+@pytest.mark.slow
+def test_chaotic_branch_is_found_just_above_the_threshold_and_joins_the_fixed_point():
+    """relu, sigma = 0, b = 4, I0 = 1: the chaotic solution exists for every g > sqrt(2).
+
+    Just above threshold the plateau lies within 1e-4 c0 of c0 (it was missed by the old plateau
+    grid).  Checks: the solution obeys c'' = c - g^2 q (second differences on a 0.05 grid: the ODE
+    solver's rtol 1e-10 of c0 ~ 7 gives at most 4 * 7e-10 / 0.05^2 ~ 1e-6, against |c''| ~ 1e-4 at
+    g = 1.42), the plateau is stable (decay rate > 0), and
+    (c0 - c_static)/c0 falls monotonically towards 0 as g decreases to sqrt(2).
+    """
+    g_values = [1.47, 1.45, 1.43, 1.42, 1.4145]
+    relative_spread = []
+    for g in g_values:
+        _, _, c0, c_static = stationary_moments(4.0, g, 0.0, 1.0)
+        assert c0 > c_static
+        relative_spread.append((c0 - c_static) / c0)
+    assert np.all(np.diff(relative_spread) < 0)
+    assert relative_spread[-1] < 1e-4
+    for g in (1.42, 1.45):
+        theory = stationary_dmft(4.0, g, 0.0, 1.0, tau_max=60.0, dtau=0.05)
+        assert theory.decay_rate > 0.0
+        tau, c = theory.tau, theory.c
+        second = (c[2:] - 2 * c[1:-1] + c[:-2]) / (tau[1] ** 2)
+        q = product_mean("relu", theory.mu0, theory.mu0, theory.c0, theory.c0, c[1:-1])
+        np.testing.assert_allclose(second, c[1:-1] - theory.g**2 * q, rtol=0, atol=3e-6)
+        assert np.all(np.diff(c) <= 1e-12)
+
+
+def test_rate_slope_without_balance_is_the_derivative_of_the_rate():
+    """b = 0, g = 0 (tanh): nu(mu) = E[tanh(mu + sqrt(sigma^2/2) z)], d nu/d mu = E[phi'] (not E[phi'^2]).
+
+    Central difference of the quadrature rate with step 1e-4: truncation ~1e-9, quadrature ~1e-10.
+    """
+    sigma = 0.8
+    var = sigma**2 / 2
+
+    def rate(mu: float) -> float:
+        return _quad_expectation(np.tanh, mu, var)
+
+    step = 1e-4
+    expected = (rate(step) - rate(-step)) / (2 * step)
+    theory = stationary_dmft(0.0, 0.0, sigma, 1.0, nonlinearity="tanh")
+    assert theory.rate_slope == pytest.approx(expected, abs=1e-7)
+    assert theory.rate_slope != pytest.approx(gaussian_slope_square("tanh", 0.0, var), abs=1e-3)
+
+
 def test_stationary_moments_agree_with_full_solution():
     full = stationary_dmft(1.0, 0.5, 0.5, 0.2)
     assert stationary_moments(1.0, 0.5, 0.5, 0.2) == pytest.approx(
@@ -325,3 +371,50 @@ def test_time_resolved_theory_matches_simulation_under_an_ou_input():
     # (correlated over time); mean over time within 6%, every time point within 15%.
     assert np.mean(c_sim) == pytest.approx(np.mean(theory.c_tt), rel=0.06)
     assert np.max(np.abs(c_sim / theory.c_tt - 1)) < 0.15
+
+
+# --- the dmft command ---------------------------------------------------------------------------
+
+
+def _dmft_parser():
+    import argparse
+
+    from tightbalance.commands import dmft as command
+
+    parser = argparse.ArgumentParser()
+    subparsers = parser.add_subparsers()
+    command.register(subparsers)
+    return parser, subparsers.choices["dmft"]
+
+
+@pytest.mark.parametrize(
+    "options,match",
+    [
+        (("--dt", "nan"), r"--dt must be a finite number in \(0, 1\)"),
+        (("--dt", "1.5"), r"--dt must be a finite number in \(0, 1\)"),
+        (("--duration", "1e-9"), "--duration must be a finite number >= --dt"),
+        (("--duration", "inf"), "--duration must be a finite number"),
+    ],
+)
+def test_dmft_command_rejects_invalid_options(options, match, tmp_path):
+    parser, _ = _dmft_parser()
+    args = parser.parse_args(["dmft", "--out", str(tmp_path / "out"), *options])
+    with pytest.raises(ValueError, match=match):
+        args.func(args)
+    assert not (tmp_path / "out").exists()
+
+
+def test_dmft_command_prints_the_files_it_writes_and_documents_every_option(tmp_path, capsys):
+    parser, command_parser = _dmft_parser()
+    text = command_parser.format_help()
+    assert "``" not in text and "(default: 0.05)" in text
+    assert all(action.help for action in command_parser._actions)
+    args = parser.parse_args(
+        ["dmft", "--out", str(tmp_path), "--duration", "2", "--dt", "0.1", "--bandwidth", "2"]
+    )
+    assert args.func(args) == 0
+    printed = capsys.readouterr().out.split()
+    for name in ("dmft.csv", "dmft_rate.png", "dmft_variance.png", "dmft_autocorrelation.png"):
+        assert str(tmp_path / name) in printed and (tmp_path / name).exists()
+    table = np.loadtxt(tmp_path / "dmft.csv", delimiter=",", skiprows=1)
+    assert table.shape == (20, 5)

@@ -98,11 +98,25 @@ def test_resume_is_bit_exact_and_checkpoints_round_trip(tmp_path):
     assert a.params.J.shape == (2, 16, 16)
 
 
-def test_resume_after_a_crash_between_checkpoint_and_metrics(tmp_path):
+def test_resume_off_the_evaluation_grid_trains_like_an_uninterrupted_run(tmp_path):
+    train(TINY, tmp_path / "full", seeds=[3], progress=False, figures=False)
+    train(TINY.replace(epochs=50), tmp_path / "split", seeds=[3], progress=False, figures=False)
+    resume(tmp_path / "split", epochs=60, progress=False, figures=False)
+    split = _read_rows(tmp_path / "split" / "metrics.csv")
+    assert [r["epoch"] for r in split] == ["0", "20", "40", "50", "60"]  # the stop adds its own row
+    full = _read_rows(tmp_path / "full" / "metrics.csv")
+    # train_loss averages the epochs since the previous row (50..60 here, 40..60 there); all else is equal
+    drop = lambda rows: [{k: v for k, v in r.items() if k != "train_loss"} for r in rows]  # noqa: E731
+    assert drop([r for r in split if r["epoch"] != "50"]) == drop(full)
+    assert split[:3] == full[:3]
+
+
+def test_resume_after_a_crash_between_metrics_and_checkpoint(tmp_path):
     run = tmp_path / "run"
     train(TINY, run, seeds=[5], progress=False, figures=False)
     expected = _read_rows(run / "metrics.csv")
-    # simulate a crash after the epoch-40 checkpoint: drop later checkpoints but keep a stray row
+    # a crash after the epoch-60 rows were written but before its checkpoint: resume drops the
+    # stray rows and recomputes them from the epoch-40 checkpoint
     (run / "checkpoints" / "epoch-000060.npz").unlink()
     resume(run, progress=False, figures=False)
     assert _read_rows(run / "metrics.csv") == expected

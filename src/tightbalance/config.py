@@ -26,6 +26,7 @@ __all__ = [
     "PRESETS",
     "preset",
     "load_config",
+    "read_config_table",
     "save_config",
     "apply_overrides",
     "config_to_dict",
@@ -82,6 +83,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for field in fields(self):
             value = getattr(self, field.name)
+            if field.type.startswith("float") and isinstance(value, bool):
+                raise ValueError(f"{field.name} must be a number, got {value!r}")
             if isinstance(value, float) and not math.isfinite(value):
                 raise ValueError(f"{field.name} must be a finite number, got {value!r}")
         _at_least("n_units", self.n_units, 1)
@@ -215,11 +218,25 @@ def _coerce(name: str, value: Any) -> Any:
         except ValueError:
             raise ValueError(f"{name} must be a number, got {value!r}") from None
         value = number
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be true or false, got {value!r}")
+        return value
+    if kind == "str":
+        if not isinstance(value, str):
+            raise ValueError(f"{name} must be a string, got {value!r}")
+        return value
+    if value is None:
+        if "None" not in kind:
+            raise ValueError(f"{name} cannot be empty")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number, got {value!r}")
     if kind == "int" and isinstance(value, float):
         if not value.is_integer():
             raise ValueError(f"{name} must be an integer, got {value!r}")
         value = int(value)
-    if kind.startswith("float") and isinstance(value, int) and not isinstance(value, bool):
+    if kind.startswith("float"):
         value = float(value)
     return value
 
@@ -261,8 +278,11 @@ def save_config(config: TrainConfig, path: Path, extra: dict[str, Any] | None = 
     atomic_write_bytes(Path(path), tomli_w.dumps(document).encode())
 
 
-def load_config(path: Path) -> TrainConfig:
-    """Read a TOML file whose ``[train]`` table (or top level) holds config fields."""
+def read_config_table(path: Path) -> dict[str, Any]:
+    """The config fields set in a TOML file (its ``[train]`` table, or its top level), coerced.
+
+    Only the keys present in the file are returned, so they can be laid over a preset.
+    """
     path = Path(path)
     try:
         document = tomllib.loads(path.read_text())
@@ -271,7 +291,14 @@ def load_config(path: Path) -> TrainConfig:
     except tomllib.TOMLDecodeError as error:
         raise ValueError(f"config file {path} is not valid TOML: {error}") from None
     table = document.get("train", document)
-    values = {name: _coerce(name, value) for name, value in table.items()}
+    if not isinstance(table, dict):
+        raise ValueError(f"config file {path}: [train] must be a table")
+    return {name: _coerce(name, value) for name, value in table.items()}
+
+
+def load_config(path: Path) -> TrainConfig:
+    """A config from a TOML file; fields the file leaves out take the defaults."""
+    values = read_config_table(path)
     if "input_std" in values and "input_intensity" not in values:
         values["input_intensity"] = None
     return TrainConfig(**values)

@@ -69,7 +69,7 @@ METRIC_COLUMNS = [
 
 # Fixed stream numbers for fold_in: one independent PRNG stream per purpose.
 _STREAM_INIT, _STREAM_TRAIN, _STREAM_RELAX, _STREAM_TEST = 0, 1, 2, 3
-# Unrolling the short time loop removes most of XLA's per-iteration overhead on CPU.
+# Unrolling the time loop was measured slower on CPU (benchmarks/bench_train.py history).
 _TIME_UNROLL = 1
 
 
@@ -106,15 +106,21 @@ class Trainer:
             raise ValueError("seeds must hold at least one seed")
         if len(set(seeds)) != len(seeds):
             raise ValueError(f"seeds must be distinct, got {seeds}")
+        if any(int(s) < 0 for s in seeds):
+            raise ValueError(f"seeds must be integers >= 0, got {seeds}")
         self.config = config
         self.seeds = [int(s) for s in seeds]
         self.base_keys = jnp.stack([jax.random.key(s) for s in self.seeds])
         self._programs = _programs(config.replace(epochs=0, eval_every=1, seed=0))
 
     def init_state(self) -> tuple[TrainState, np.ndarray]:
-        """Initial state (h0 relaxed at epoch 0) and the mean off-diagonal J_init per seed."""
+        """Initial state and the mean off-diagonal J_init per seed.
+
+        ``h0`` is zero here: :meth:`evaluate` at epoch 0 relaxes it before training.
+        """
         params = self._programs.init(self.base_keys)
-        h0, _, _ = self._programs.evaluate(params, self.base_keys, jnp.asarray(0))
+        c = self.config
+        h0 = jnp.zeros((len(self.seeds), c.n_units, c.batch_size))
         opt_state = jax.vmap(self._programs.optimizer.init)(params)
         j_init_mean = np.array([off_diagonal_mean(J) for J in np.asarray(params.J)])
         return TrainState(params=params, opt_state=opt_state, h0=h0), j_init_mean
@@ -276,27 +282,12 @@ def _metric_rows(
 
 def _info_rate_bits(trainer: Trainer, state: TrainState, epoch: int) -> np.ndarray | None:
     """Mean over channels of the input-to-readout information rate, per seed (if enabled)."""
-    config = trainer.config
-    if config.info_rate_steps == 0:
+    if trainer.config.info_rate_steps == 0:
         return None
-    from tightbalance.analysis.information import readout_info_rate
+    from tightbalance.analysis.information import checkpoint_info_rates
 
-    rates = []
-    for k, base_key in enumerate(trainer.base_keys):
-        key = jax.random.fold_in(jax.random.fold_in(base_key, _STREAM_TEST + 1), epoch)
-        per_channel = readout_info_rate(
-            _unstack(state.params, k),
-            dt=config.dt,
-            sigma=config.sigma,
-            tau_s=config.tau_s,
-            signal_std=config.signal_std,
-            i_ext=config.i_ext,
-            nonlinearity=config.nonlinearity,
-            key=key,
-            n_steps=config.info_rate_steps,
-        )
-        rates.append(float(np.mean(per_channel)))
-    return np.asarray(rates)
+    keys = [jax.random.fold_in(jax.random.fold_in(k, _STREAM_TEST + 1), epoch) for k in trainer.base_keys]
+    return checkpoint_info_rates(state.params, trainer.config, keys).mean(axis=1)
 
 
 def _is_finite(tree: Any) -> bool:
@@ -306,6 +297,49 @@ def _is_finite(tree: Any) -> bool:
 def _next_stop(epoch: int, total: int, eval_every: int) -> int:
     """Evaluations fall on multiples of ``eval_every`` (and the last epoch)."""
     return min(total, (epoch // eval_every + 1) * eval_every)
+
+
+def _evaluate_and_record(
+    run_dir: Path,
+    trainer: Trainer,
+    state: TrainState,
+    epoch: int,
+    j_init_mean: np.ndarray,
+    train_loss: np.ndarray | None,
+    wall_s: float,
+) -> tuple[TrainState, list[dict[str, Any]]]:
+    """Evaluate at ``epoch``, append the metric rows, then write the checkpoint.
+
+    Rows go first: a crash before the checkpoint leaves rows that ``resume`` drops and
+    recomputes.  Off the evaluation grid (the last epoch of a run that stops there) the
+    checkpoint keeps the initial state the following epochs would have used, so that a
+    resumed run trains exactly as an uninterrupted one.
+    """
+    evaluated, evaluation = trainer.evaluate(state, epoch)
+    if not (_is_finite(evaluated.h0) and np.all(np.isfinite(evaluation["test_loss"]))):
+        checkpoints = rundir.list_checkpoints(run_dir)
+        kept = (
+            f"the last good state is kept in {checkpoints[-1]}"
+            if checkpoints
+            else "no checkpoint was written"
+        )
+        raise TrainingDivergedError(
+            f"the network state diverged when relaxed at epoch {epoch} (initial state or held-out loss "
+            f"not finite; is dt * (1 + balance) above the Euler stability bound 2?); {kept}"
+        )
+    rows = _metric_rows(trainer, evaluated, evaluation, epoch, j_init_mean, train_loss, wall_s)
+    rundir.MetricsTable(run_dir / "metrics.csv", METRIC_COLUMNS).append(rows)
+    on_grid = epoch % trainer.config.eval_every == 0
+    rundir.save_checkpoint(
+        run_dir,
+        epoch=epoch,
+        state=evaluated if on_grid else state,
+        key_data=np.asarray(jax.random.key_data(trainer.base_keys)),
+        seeds=np.asarray(trainer.seeds),
+        j_init_mean=j_init_mean,
+        wall_s=wall_s,
+    )
+    return evaluated, rows
 
 
 def _run_loop(
@@ -318,8 +352,6 @@ def _run_loop(
     progress: bool,
 ) -> TrainState:
     config = trainer.config
-    metrics = rundir.MetricsTable(run_dir / "metrics.csv", METRIC_COLUMNS)
-    key_data = np.asarray(jax.random.key_data(trainer.base_keys))
     started = time.perf_counter()
     bar = tqdm(
         total=config.epochs,
@@ -339,25 +371,15 @@ def _run_loop(
                     f"training diverged (loss or parameters not finite) between epochs {epoch} and {stop}; "
                     f"the last good state is kept in {last}. Try a smaller learning_rate or dt."
                 )
-            state, epoch = new_state, stop
-            state, evaluation = trainer.evaluate(state, epoch)
+            epoch = stop
             wall_s = wall_before + time.perf_counter() - started
-            rows = _metric_rows(
-                trainer, state, evaluation, epoch, j_init_mean, np.asarray(losses).mean(axis=1), wall_s
+            train_loss = np.asarray(losses).mean(axis=1)
+            state, rows = _evaluate_and_record(
+                run_dir, trainer, new_state, epoch, j_init_mean, train_loss, wall_s
             )
-            rundir.save_checkpoint(
-                run_dir,
-                epoch=epoch,
-                state=state,
-                key_data=key_data,
-                seeds=np.asarray(trainer.seeds),
-                j_init_mean=j_init_mean,
-                wall_s=wall_s,
-            )
-            metrics.append(rows)
             bar.update(stop - bar.n)
             bar.set_postfix(
-                loss=f"{np.mean(evaluation['test_loss']):.4g}",
+                loss=f"{np.mean([r['test_loss'] for r in rows]):.4g}",
                 balance=f"{np.mean([r['balance'] for r in rows]):.2f}",
             )
     finally:
@@ -382,6 +404,7 @@ def train(
     run_dir = Path(run_dir)
     _check_new_run_dir(run_dir)
     seeds = list(seeds) if seeds else [config.seed]
+    config = config.replace(seed=int(seeds[0]))
     save_config(
         config,
         run_dir / "config.toml",
@@ -396,19 +419,10 @@ def train(
     trainer = Trainer(config, seeds)
     started = time.perf_counter()
     state, j_init_mean = trainer.init_state()
-    state, evaluation = trainer.evaluate(state, 0)
-    wall_s = time.perf_counter() - started
-    rows = _metric_rows(trainer, state, evaluation, 0, j_init_mean, None, wall_s)
-    rundir.save_checkpoint(
-        run_dir,
-        epoch=0,
-        state=state,
-        key_data=np.asarray(jax.random.key_data(trainer.base_keys)),
-        seeds=np.asarray(seeds),
-        j_init_mean=j_init_mean,
-        wall_s=wall_s,
+    state, _ = _evaluate_and_record(
+        run_dir, trainer, state, 0, j_init_mean, None, time.perf_counter() - started
     )
-    rundir.MetricsTable(run_dir / "metrics.csv", METRIC_COLUMNS).append(rows)
+    wall_s = time.perf_counter() - started
     _run_loop(run_dir, trainer, state, 0, j_init_mean, wall_s, progress)
     if figures:
         write_training_figures(run_dir)
@@ -438,9 +452,14 @@ def resume(run_dir: Path, epochs: int | None = None, *, progress: bool = True, f
             config, run_dir / "config.toml", extra={k: v for k, v in document.items() if k != "train"}
         )
     checkpoint = rundir.load_checkpoint(rundir.latest_checkpoint(run_dir))
-    if list(checkpoint.seeds) != seeds:
-        raise ValueError(f"checkpoint seeds {list(checkpoint.seeds)} differ from the run's seeds {seeds}")
     trainer = Trainer(config, seeds)
+    if list(checkpoint.seeds) != seeds or not np.array_equal(
+        checkpoint.key_data, np.asarray(jax.random.key_data(trainer.base_keys))
+    ):
+        raise ValueError(
+            f"checkpoint seeds/PRNG keys {list(checkpoint.seeds)} differ from the run's seeds {seeds}: "
+            "the checkpoint does not belong to this run"
+        )
     template, _ = trainer.init_state()
     state = checkpoint.restore(template)
     rundir.MetricsTable(run_dir / "metrics.csv", METRIC_COLUMNS).truncate_after(checkpoint.epoch)

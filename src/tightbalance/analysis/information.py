@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import partial
+from typing import TYPE_CHECKING
 
 import jax
 import jax.numpy as jnp
@@ -35,6 +36,11 @@ from tightbalance.network import readout as network_readout
 from tightbalance.signals import sample_ou
 from tightbalance.theory.linear import BITS_PER_NAT
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from tightbalance.config import TrainConfig
+
 __all__ = [
     "RateEstimate",
     "BlockSpectra",
@@ -43,6 +49,7 @@ __all__ = [
     "rate_from_spectra",
     "estimate_info_rate",
     "readout_info_rate",
+    "checkpoint_info_rates",
 ]
 
 _METHODS = ("multitaper", "welch")
@@ -377,5 +384,63 @@ def readout_info_rate(
         [
             estimate_info_rate(eta[:, s], y[:, s], dt=dt, n_blocks=n_blocks).bits_per_tau
             for s in range(eta.shape[1])
+        ]
+    )
+
+
+def checkpoint_info_rates(
+    params_stacked: NetworkParams,
+    config: TrainConfig,
+    keys: Sequence[jax.Array] | jax.Array,
+    *,
+    n_steps: int | None = None,
+) -> np.ndarray:
+    """Readout rate (bits per tau) of every seed and input channel of seed-stacked parameters.
+
+    The one place where a training state (``J [K, N, N]``, ``w_in [K, N, S]``, ...; e.g. a
+    checkpoint's ``params``) is turned into information rates (SPEC §5): seed ``k`` is
+    simulated by :func:`readout_info_rate` with ``keys[k]`` and the model of ``config``
+    (``dt``, ``sigma``, ``tau_s``, ``signal_std``, ``i_ext``, ``nonlinearity``).
+
+    Args:
+      params_stacked: network parameters with a leading seed axis of length ``K``.
+      config: the run's :class:`tightbalance.config.TrainConfig`.
+      keys: ``K`` PRNG keys (a sequence, or a key array with leading axis ``K``), one per seed.
+      n_steps: simulated steps per seed; default ``config.info_rate_steps`` (which must then
+        be > 0: 0 means the rate is switched off).
+
+    Returns:
+      ``[K, S]`` rates in bits per tau.
+    """
+    J = np.asarray(params_stacked.J)
+    if J.ndim != 3 or J.shape[1] != J.shape[2]:
+        raise ValueError(f"params_stacked.J must be [K, N, N] (stacked over seeds), got shape {J.shape}")
+    n_seeds = J.shape[0]
+    if len(keys) != n_seeds:
+        raise ValueError(f"keys must hold one key per seed (K = {n_seeds}), got {len(keys)}")
+    if n_steps is None:
+        n_steps = config.info_rate_steps
+        if n_steps < 1:
+            raise ValueError(
+                f"config.info_rate_steps = {n_steps} switches the information rate off; pass n_steps >= 1"
+            )
+    leaves = [
+        np.asarray(x)
+        for x in (params_stacked.J, params_stacked.w_in, params_stacked.w_out, params_stacked.bias)
+    ]
+    return np.stack(
+        [
+            readout_info_rate(
+                NetworkParams(*(x[k] for x in leaves)),
+                dt=config.dt,
+                sigma=config.sigma,
+                tau_s=config.tau_s,
+                signal_std=config.signal_std,
+                i_ext=config.i_ext,
+                nonlinearity=config.nonlinearity,
+                key=keys[k],
+                n_steps=int(n_steps),
+            )
+            for k in range(n_seeds)
         ]
     )

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import logging
-import os
-import tempfile
+import math
 from pathlib import Path
 
 import numpy as np
 
 from tightbalance.plots import dmft as plots
+from tightbalance.rundir import atomic_write_bytes
 from tightbalance.theory import meanfield
 
 logger = logging.getLogger(__name__)
@@ -28,12 +29,16 @@ _AUTOCORRELATION_LAGS = 10.0  # lags (tau) shown in the stationary autocorrelati
 _RECORDED_UNITS = 1000  # at most; all units of smaller networks
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults shown in the option help, description kept as written."""
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "dmft",
         help="time-resolved dynamic mean-field theory under an input path, against simulation",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=__doc__.replace("``", ""),
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument("--input", choices=meanfield.INPUT_KINDS, default="ou", help="input path x(t)")
     parser.add_argument("--b", type=float, default=4.0, help="balance: mean coupling -b/N, input b(I0 + A x)")
@@ -45,9 +50,11 @@ def register(subparsers) -> None:
         "--tau-s", type=float, default=1.0, help="OU correlation time / sine period over 2 pi"
     )
     parser.add_argument("--duration", type=float, default=50.0, help="duration (units of tau)")
-    parser.add_argument("--dt", type=float, default=0.05, help="time step (units of tau)")
+    parser.add_argument("--dt", type=float, default=0.05, help="time step (units of tau), in (0, 1)")
     parser.add_argument("--bandwidth", type=float, default=10.0, help="largest lag kept in c(t, t') (tau)")
-    parser.add_argument("--nonlinearity", choices=("relu", "tanh", "identity"), default="relu")
+    parser.add_argument(
+        "--nonlinearity", choices=("relu", "tanh", "identity"), default="relu", help="rate function phi"
+    )
     parser.add_argument("--simulate", type=int, default=0, metavar="N", help="simulate networks of N units")
     parser.add_argument("--realisations", type=int, default=3, help="realisations of J to average over")
     parser.add_argument("--seed", type=int, default=0, help="seed of the input path and the simulations")
@@ -56,24 +63,33 @@ def register(subparsers) -> None:
 
 
 def _write_csv(path: Path, columns: dict[str, np.ndarray]) -> None:
-    """Write columns atomically (temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", newline="", dir=path.parent, delete=False, suffix=".tmp") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(columns)
-        for row in zip(*columns.values(), strict=True):
-            writer.writerow([f"{value:.10g}" for value in row])
-    os.replace(handle.name, path)
+    """Write columns atomically (:func:`tightbalance.rundir.atomic_write_bytes`)."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    for row in zip(*columns.values(), strict=True):
+        writer.writerow([f"{value:.10g}" for value in row])
+    atomic_write_bytes(path, buffer.getvalue().encode())
 
 
-def run(args) -> int:
-    if args.duration <= 0 or args.dt <= 0:
-        raise ValueError(f"--duration and --dt must be > 0, got {args.duration}, {args.dt}")
+def _validate(args) -> int:
+    """Check the options the library cannot name; returns the number of steps."""
+    if not (math.isfinite(args.dt) and 0.0 < args.dt < 1.0):
+        raise ValueError(f"--dt must be a finite number in (0, 1) (units of tau), got {args.dt!r}")
+    if not (math.isfinite(args.duration) and args.duration >= args.dt):
+        raise ValueError(
+            f"--duration must be a finite number >= --dt = {args.dt:g} (at least one step), "
+            f"got {args.duration!r}"
+        )
     if args.simulate < 0 or args.realisations < 1:
         raise ValueError(
             f"--simulate must be >= 0 and --realisations >= 1, got {args.simulate}, {args.realisations}"
         )
-    n_steps = int(round(args.duration / args.dt))
+    return int(round(args.duration / args.dt))
+
+
+def run(args) -> int:
+    n_steps = _validate(args)
     model = {"b": args.b, "g": args.g, "sigma": args.sigma, "nonlinearity": args.nonlinearity}
     u = meanfield.input_path(
         args.input,
@@ -113,24 +129,33 @@ def run(args) -> int:
         max_lag = min(int(round(_AUTOCORRELATION_LAGS / args.dt)), n_steps - 1)
         c_sim = meanfield.population_autocorrelation(still, max_lag)
         lag_sim = args.dt * np.arange(max_lag + 1)
-    _write_csv(args.out / "dmft.csv", columns)
+    table = args.out / "dmft.csv"
+    _write_csv(table, columns)
     label = f"simulation, N = {args.simulate}, {args.realisations} realisations"
-    plots.plot_rate(
-        args.out / "dmft_rate.png", theory.t, np.append(u, u[-1]), theory.nu, nu_sim, label_sim=label
+    written = [table]
+    written.append(
+        plots.plot_rate(
+            args.out / "dmft_rate.png", theory.t, np.append(u, u[-1]), theory.nu, nu_sim, label_sim=label
+        )
     )
-    plots.plot_variance(args.out / "dmft_variance.png", theory.t, theory.c_tt, c_tt_sim, label_sim=label)
+    written.append(
+        plots.plot_variance(args.out / "dmft_variance.png", theory.t, theory.c_tt, c_tt_sim, label_sim=label)
+    )
     shown = stationary.tau <= _AUTOCORRELATION_LAGS
-    plots.plot_stationary_autocorrelation(
-        args.out / "dmft_autocorrelation.png",
-        stationary.tau[shown],
-        stationary.c[shown],
-        stationary.c_static,
-        lag_sim,
-        c_sim,
-        label_sim=label,
+    written.append(
+        plots.plot_stationary_autocorrelation(
+            args.out / "dmft_autocorrelation.png",
+            stationary.tau[shown],
+            stationary.c[shown],
+            stationary.c_static,
+            lag_sim,
+            c_sim,
+            label_sim=label,
+        )
     )
     if args.simulate:
         error = np.sqrt(np.mean((nu_sim - theory.nu) ** 2)) / np.std(theory.nu)
         logger.info("RMS error of nu(t): %.3f of its temporal std", error)
-    logger.info("wrote %s", args.out)
+    for path in written:
+        print(f"wrote {path}")
     return 0

@@ -22,12 +22,16 @@ from tightbalance.experiments import info_rate as experiment
 logger = logging.getLogger(__name__)
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Show every option's default and keep the description's line breaks."""
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "info-rate",
         help="information rate between input and activity against balance, or over training",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=__doc__.replace("``", ""),  # plain text in --help, RST in the docs
+        formatter_class=_HelpFormatter,
     )
     defaults = experiment.InfoRateConfig()
     mode = parser.add_mutually_exclusive_group(required=True)
@@ -35,22 +39,41 @@ def register(subparsers) -> None:
     mode.add_argument(
         "--run", type=Path, help="a training run directory: rate per channel at each checkpoint"
     )
-    parser.add_argument("--out", type=Path, help="output directory (required with --balance)")
-    parser.add_argument("--nonlinearity", choices=experiment.NONLINEARITIES, default=defaults.nonlinearity)
-    parser.add_argument("--sigma", type=float, default=defaults.sigma, help="private noise amplitude")
+    parser.add_argument(
+        "--out", type=Path, help="output directory (required with --balance; with --run: RUN_DIR/figures)"
+    )
+    parser.add_argument(
+        "--nonlinearity",
+        choices=experiment.NONLINEARITIES,
+        default=defaults.nonlinearity,
+        help="phi of the simulated network (linear: closed-form theory; relu: mean-field theory)",
+    )
+    parser.add_argument(
+        "--sigma", type=float, default=defaults.sigma, help="private noise amplitude (> 0 for linear)"
+    )
     parser.add_argument("--g", type=float, default=defaults.g, help="random coupling strength (relu only)")
     parser.add_argument("--tau-s", type=float, default=defaults.tau_s, help="input correlation time (tau)")
     parser.add_argument("--signal-std", type=float, default=defaults.signal_std, help="std of the input eta")
     parser.add_argument("--I0", dest="i0", type=float, default=defaults.i0, help="constant input level I0")
-    parser.add_argument("--n-units", type=int, default=defaults.n_units)
+    parser.add_argument("--n-units", type=int, default=defaults.n_units, help="number of units N")
     parser.add_argument("--duration", type=float, default=defaults.duration, help="recorded time (tau)")
     parser.add_argument("--dt", type=float, default=defaults.dt, help="Euler step (tau)")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--n-recorded-units", type=int, default=defaults.n_recorded_units)
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=defaults.seed,
+        help="PRNG seed (input, noise and couplings; with --run: the input and noise)",
+    )
+    parser.add_argument(
+        "--n-recorded-units",
+        type=int,
+        default=defaults.n_recorded_units,
+        help="units whose single-unit rates are averaged for the 'unit' readout",
+    )
     parser.add_argument("--burn-in", type=float, default=defaults.burn_in, help="discarded time (tau)")
     parser.add_argument(
         "--slope",
-        choices=("auto", "adiabatic", "local"),
+        choices=experiment.SLOPES,
         default=defaults.slope,
         help="nu' of the relu mean-field response (see tightbalance.theory.response)",
     )
@@ -98,7 +121,8 @@ def run(args) -> int:
             f"fit b >= {config.fit_min_balance:g}: {fit['readout']:<10s} {fit['source']:<18s} "
             f"slope {fit['slope']:.4g} bits/tau per b, R^2 {fit['r_squared']:.4f}"
         )
-    print(f"wrote {paths['rates']}, {paths['fits']}, {figure}")
+    for path in (*paths.values(), figure):
+        print(f"wrote {path}")
     return 0
 
 
@@ -117,5 +141,6 @@ def _run_training(args) -> int:
         rate_std=table["rate_std"],
         title=f"readout information rate over training: {args.run}",
     )
-    print(f"wrote {csv_path}, {figure}")
+    for path in (csv_path, figure):
+        print(f"wrote {path}")
     return 0

@@ -10,6 +10,7 @@ import argparse
 import csv
 import io
 import logging
+import math
 from pathlib import Path
 
 import jax
@@ -18,6 +19,7 @@ import numpy as np
 from tightbalance.network import NONLINEARITIES
 from tightbalance.plots.lyapunov import plot_lyapunov
 from tightbalance.rundir import atomic_write_bytes
+from tightbalance.theory.gaussian import SUPPORTED_NONLINEARITIES
 from tightbalance.theory.lyapunov import LyapunovPoint, dmft_lyapunov_curve, lyapunov_sweep
 
 logger = logging.getLogger(__name__)
@@ -32,17 +34,24 @@ def register(subparsers) -> None:
         description="Largest Lyapunov exponent of random balanced rate networks "
         "(J = -b/N + g Z/sqrt(N), input u = b I0) from tangent-space simulation and from the DMFT, "
         "with the DMFT chaos threshold (SPEC §6).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--g", type=float, nargs="+", default=[1.0, 1.2, 1.4, 1.6, 1.8, 2.0], help="g values")
     parser.add_argument("--b", type=float, nargs="+", default=[1.0, 4.0], help="balance values b")
     parser.add_argument("--I0", dest="i0", type=float, default=1.0, help="input level I0 (u = b I0)")
     parser.add_argument("--sigma", type=float, default=0.0, help="private noise amplitude")
-    parser.add_argument("--nonlinearity", choices=sorted(NONLINEARITIES), default="relu")
+    parser.add_argument(
+        "--nonlinearity",
+        choices=sorted(NONLINEARITIES),
+        default="relu",
+        help=f"rate function phi; the theory supports {', '.join(SUPPORTED_NONLINEARITIES)} "
+        "(others need --no-theory)",
+    )
     parser.add_argument("--n-units", type=int, default=1000, help="network size N")
     parser.add_argument("--realisations", type=int, default=4, help="networks per (b, g)")
     parser.add_argument("--duration", type=float, default=400.0, help="averaging time (tau)")
     parser.add_argument("--transient", type=float, default=200.0, help="discarded time (tau)")
-    parser.add_argument("--dt", type=float, default=0.1, help="Euler step (tau)")
+    parser.add_argument("--dt", type=float, default=0.1, help="Euler step (tau), in (0, 1)")
     parser.add_argument("--seed", type=int, default=0, help="PRNG seed")
     parser.add_argument("--no-theory", action="store_true", help="skip the DMFT columns")
     parser.add_argument(
@@ -71,7 +80,34 @@ def write_table(points: list[LyapunovPoint], path: Path) -> None:
     atomic_write_bytes(path, buffer.getvalue().encode())
 
 
+def _validate(args: argparse.Namespace) -> None:
+    """Reject options that would run but give meaningless numbers (ValueError naming the option)."""
+    for option, values in (("--g", args.g), ("--b", args.b), ("--I0", [args.i0]), ("--sigma", [args.sigma])):
+        for value in values:
+            if not math.isfinite(value):
+                raise ValueError(f"{option} must be finite, got {value!r}")
+    for option, values in (("--g", args.g), ("--b", args.b), ("--sigma", [args.sigma])):
+        if min(values) < 0:
+            raise ValueError(f"{option} must be >= 0, got {min(values)!r}")
+    # Euler map of the leak: h <- (1 - dt) h; dt >= 1 overshoots (and dt >= 2 diverges) even without coupling.
+    if not (math.isfinite(args.dt) and 0.0 < args.dt < 1.0):
+        raise ValueError(
+            f"--dt must lie in (0, 1) (units of tau; Euler stability of the leak), got {args.dt!r}"
+        )
+    for option, value in (("--duration", args.duration), ("--transient", args.transient)):
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"{option} must be a finite number >= 0, got {value!r}")
+    if not args.duration > 0:
+        raise ValueError(f"--duration must be > 0, got {args.duration!r}")
+    if not args.no_theory and args.nonlinearity not in SUPPORTED_NONLINEARITIES:
+        raise ValueError(
+            f"--nonlinearity {args.nonlinearity!r} has no mean-field theory (supported: "
+            f"{', '.join(SUPPORTED_NONLINEARITIES)}); add --no-theory to simulate it alone"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
+    _validate(args)
     points = lyapunov_sweep(
         jax.random.PRNGKey(args.seed),
         args.b,

@@ -10,9 +10,9 @@ from tightbalance.config import (
     PRESETS,
     apply_overrides,
     config_to_dict,
-    load_config,
     parse_assignments,
     preset,
+    read_config_table,
 )
 
 
@@ -52,7 +52,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     config = preset(args.preset)
     if args.config is not None:
-        config = apply_overrides(config, config_to_dict(load_config(args.config)))
+        config = apply_overrides(config, read_config_table(args.config))
     overrides = parse_assignments(args.assignments)
     if args.epochs is not None:
         overrides["epochs"] = args.epochs

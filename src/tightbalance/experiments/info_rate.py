@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import io
 import logging
 import math
 from dataclasses import asdict, dataclass
@@ -30,13 +31,17 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import stats
 
-from tightbalance.analysis.information import estimate_info_rate
+from tightbalance.analysis.balance import mean_coupling
+from tightbalance.analysis.information import checkpoint_info_rates, estimate_info_rate
+from tightbalance.rundir import atomic_write_bytes
 from tightbalance.signals import sample_ou
 from tightbalance.theory import linear
+from tightbalance.theory.response import SLOPES, relu_response
 
 __all__ = [
     "NONLINEARITIES",
     "READOUTS",
+    "SLOPES",
     "InfoRateConfig",
     "SimulationRecord",
     "InfoRateResult",
@@ -108,6 +113,24 @@ class InfoRateConfig:
             )
         if self.nonlinearity == "linear" and self.g != 0:
             raise ValueError(f"g must be 0 for the linear network (closed forms of SPEC §5.1), got {self.g}")
+        if self.nonlinearity == "linear" and not self.sigma > 0:
+            raise ValueError(
+                f"sigma must be > 0 for the linear network (without noise R is infinite), got {self.sigma}"
+            )
+        if self.nonlinearity == "relu" and self.sigma == 0 and self.g == 0:
+            raise ValueError("sigma or g must be > 0 for relu: without noise or chaos the rate is infinite")
+        if not self.signal_std > 0:
+            raise ValueError(
+                f"signal_std must be > 0 (a constant input carries no information), got {self.signal_std}"
+            )
+        if self.slope not in SLOPES:
+            raise ValueError(f"slope must be one of {SLOPES}, got {self.slope!r}")
+        if self.n_blocks < 2:
+            raise ValueError(
+                f"n_blocks must be >= 2 for the jackknife confidence interval, got {self.n_blocks}"
+            )
+        if not math.isfinite(self.fit_min_balance):
+            raise ValueError(f"fit_min_balance must be a finite number, got {self.fit_min_balance!r}")
         unstable = [b for b in self.balances if self.dt * (1.0 + b) >= 2.0]
         if unstable:
             raise ValueError(
@@ -200,8 +223,6 @@ def simulate_common_input(config: InfoRateConfig) -> SimulationRecord:
 @functools.lru_cache(maxsize=64)
 def _relu_model(b: float, g: float, sigma: float, i0: float, slope: str):
     """The mean-field response (cached: the grid and continuous theories share the DMFT solution)."""
-    from tightbalance.theory.response import relu_response
-
     return relu_response(b, g=g, sigma=sigma, i0=i0, slope=slope)
 
 
@@ -218,13 +239,16 @@ def theory_rates(config: InfoRateConfig, dt: float | None) -> dict[str, np.ndarr
         common["sigma"] = config.sigma
         unit = [linear.unit_rate(b, n_units=config.n_units, **common) for b in config.balances]
         population = [linear.population_rate(b, n_units=config.n_units, **common) for b in config.balances]
+    elif config.sigma == 0:  # smooth chaotic field only: no finite theory (docs/notes/issue-3.md)
+        logger.warning(
+            "no finite mean-field rate for relu with sigma=0 (g=%g): the smooth chaotic field's noise "
+            "spectrum falls faster than the signal's, so the rate diverges as dt -> 0; theory set to NaN",
+            config.g,
+        )
+        unit = population = [math.nan] * len(config.balances)
     else:
         unit, population = [], []
         for b in config.balances:
-            if config.sigma == 0:  # smooth chaotic field only: no finite theory (docs/notes/issue-3.md)
-                unit.append(math.nan)
-                population.append(math.nan)
-                continue
             try:
                 model = _relu_model(b, config.g, config.sigma, config.i0, config.slope)
             except ValueError as error:  # no stationary state (e.g. g above divergence at b = 0)
@@ -292,12 +316,12 @@ def run_info_rate_experiment(config: InfoRateConfig) -> InfoRateResult:
 
 
 def _write_csv(path: Path, rows: list[dict], columns) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(columns))
-        writer.writeheader()
-        writer.writerows(rows)
-    tmp.replace(path)
+    """Write ``rows`` as CSV atomically (:func:`tightbalance.rundir.atomic_write_bytes`)."""
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=list(columns))
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_bytes(path, buffer.getvalue().encode())
 
 
 def write_results(result: InfoRateResult, out_dir: Path) -> dict[str, Path]:
@@ -321,18 +345,20 @@ def write_results(result: InfoRateResult, out_dir: Path) -> dict[str, Path]:
 
 
 def training_info_rates(run_dir: Path, *, n_steps: int = 20_000, seed: int = 0) -> dict:
-    """Readout rate per channel (bits/tau) and balance ``-N mean(J)`` at every checkpoint of a run.
+    """Readout rate per channel (bits/tau) and balance ``b`` at every checkpoint of a run.
 
-    Uses the run's ``config.toml`` (dt, sigma, tau_s, signal_std, I_ext, nonlinearity) and
-    :func:`tightbalance.analysis.information.readout_info_rate` for each seed.
+    The rates come from :func:`tightbalance.analysis.information.checkpoint_info_rates` with
+    the run's ``config.toml`` (dt, sigma, tau_s, signal_std, I_ext, nonlinearity); every
+    seed of a checkpoint gets the same key (common random numbers: the spread over seeds
+    is the networks', not the input's).  The balance is
+    :func:`tightbalance.analysis.balance.mean_coupling` (``-N`` times the off-diagonal
+    mean of ``J``), as ``mean_coupling`` in ``metrics.csv``.
 
     Returns:
       dict with ``rows`` (epoch, seed, channel, rate, balance), ``epochs [E]``, and the
       mean/std over seeds ``rate_mean``, ``rate_std [E, S]`` and ``balance_mean [E]``.
     """
-    from tightbalance.analysis.information import readout_info_rate
     from tightbalance.config import load_config
-    from tightbalance.network import NetworkParams
     from tightbalance.rundir import list_checkpoints, load_checkpoint
 
     run_dir = Path(run_dir)
@@ -344,39 +370,24 @@ def training_info_rates(run_dir: Path, *, n_steps: int = 20_000, seed: int = 0) 
     for path in paths:
         checkpoint = load_checkpoint(path)
         stacked = checkpoint.params
-        rates, balances = [], []
-        for k, seed_value in enumerate(np.asarray(checkpoint.seeds).reshape(-1)):
-            params = NetworkParams(
-                *(np.asarray(x)[k] for x in (stacked.J, stacked.w_in, stacked.w_out, stacked.bias))
-            )
-            key = jax.random.fold_in(jax.random.PRNGKey(seed), checkpoint.epoch)
-            per_channel = readout_info_rate(
-                params,
-                dt=config.dt,
-                sigma=config.sigma,
-                tau_s=config.tau_s,
-                signal_std=config.signal_std,
-                i_ext=config.i_ext,
-                nonlinearity=config.nonlinearity,
-                key=key,
-                n_steps=n_steps,
-            )
-            balance = -params.J.shape[0] * float(np.mean(params.J))
-            rates.append(per_channel)
-            balances.append(balance)
-            rows.extend(
-                {
-                    "epoch": checkpoint.epoch,
-                    "seed": int(seed_value),
-                    "channel": s,
-                    "rate_bits_per_tau": float(rate),
-                    "balance": balance,
-                }
-                for s, rate in enumerate(per_channel)
-            )
+        seeds = np.asarray(checkpoint.seeds).reshape(-1)
+        key = jax.random.fold_in(jax.random.PRNGKey(seed), checkpoint.epoch)
+        rates = checkpoint_info_rates(stacked, config, [key] * len(seeds), n_steps=n_steps)  # [K, S]
+        balances = [mean_coupling(J) for J in np.asarray(stacked.J)]
+        rows.extend(
+            {
+                "epoch": checkpoint.epoch,
+                "seed": int(seed_value),
+                "channel": s,
+                "rate_bits_per_tau": float(rate),
+                "balance": balance,
+            }
+            for seed_value, per_channel, balance in zip(seeds, rates, balances, strict=True)
+            for s, rate in enumerate(per_channel)
+        )
         epochs.append(checkpoint.epoch)
-        rate_mean.append(np.mean(rates, axis=0))
-        rate_std.append(np.std(rates, axis=0))
+        rate_mean.append(rates.mean(axis=0))
+        rate_std.append(rates.std(axis=0))
         balance_mean.append(float(np.mean(balances)))
     return {
         "rows": rows,

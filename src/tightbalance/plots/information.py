@@ -79,7 +79,7 @@ def plot_rate_over_training(epochs, rates_bits, balance, path: Path, rate_std=No
 
     Args:
       epochs: ``[E]``; rates_bits: ``[E, S]`` (mean over seeds); rate_std: ``[E, S]`` or None;
-      balance: ``[E]`` (``-N mean(J)``, mean over seeds).
+      balance: ``[E]`` (``-N`` times the off-diagonal mean of ``J``, mean over seeds).
     """
     epochs = np.asarray(epochs)
     rates_bits = np.asarray(rates_bits).reshape(len(epochs), -1)
@@ -92,7 +92,7 @@ def plot_rate_over_training(epochs, rates_bits, balance, path: Path, rate_std=No
     ax_rate.set_ylabel("readout information rate (bits / tau)")
     ax_rate.legend(fontsize=8)
     ax_balance.plot(epochs, balance, "o-", ms=3, color="k")
-    ax_balance.set_ylabel("balance b = -N mean(J)")
+    ax_balance.set_ylabel(r"balance $b = -N\,\langle J_{ij} \rangle_{i \neq j}$")
     ax_balance.set_xlabel("training epoch")
     if title:
         fig.suptitle(title, fontsize=9)

@@ -62,6 +62,7 @@ bound state is resolved when ``L`` exceeds its decay length many times.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -70,9 +71,11 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy import linalg, special
+from scipy import linalg, optimize, special
 
 from tightbalance import network
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "lyapunov_spectrum",
@@ -84,6 +87,7 @@ __all__ = [
     "dmft_tangent_modes",
     "tangent_mode_exponents",
     "dmft_largest_lyapunov",
+    "dmft_chaos_threshold",
     "LyapunovPoint",
     "lyapunov_sweep",
     "dmft_lyapunov_curve",
@@ -143,7 +147,13 @@ def _tangent_log_growth(
     phi: Callable,
     dphi: Callable,
 ) -> jax.Array:
-    """``log |diag R|`` of every QR step ``[n_blocks, k]`` after ``n_transient`` discarded steps."""
+    """``log |diag R|`` of every QR step ``[n_blocks, k]`` after ``n_transient`` discarded steps.
+
+    The state update ``advance`` is :func:`tightbalance.network.euler_step` specialised to this
+    setting (no bias, one common input ``u_t`` in place of ``w_in @ s / S``, noise drawn per step from
+    ``fold_in(noise_key, k)``), written out so that ``J`` is read once per step for the state and the
+    tangents together; ``tests/test_lyapunov.py`` checks it against ``euler_step``.
+    """
     noise_scale = sigma * math.sqrt(dt)
 
     def advance(h, recurrent, step_input):
@@ -197,6 +207,39 @@ def _validate_run(dt: float, n_steps: int, n_transient: int, qr_interval: int, s
         raise ValueError(f"n_transient must be an integer >= 0, got {n_transient!r}")
 
 
+def _prepare_run(
+    J: jax.Array,
+    u: float | jax.Array,
+    key: jax.Array,
+    dt: float,
+    n_steps: int,
+    n_transient: int,
+    qr_interval: int,
+    sigma: float,
+    nonlinearity: str,
+) -> tuple[jax.Array, Callable, jax.Array]:
+    """Validation and setup shared by :func:`lyapunov_spectrum` and :func:`largest_lyapunov`.
+
+    Returns the input path ``[n_transient + n_steps]``, :func:`_tangent_log_growth` with its static
+    arguments bound (called as ``run(J, u_path, h0, q0, noise_key)``) and three keys (state, tangent,
+    noise) split from ``key``.
+    """
+    _check_nonlinearity(nonlinearity)
+    _validate_run(dt, n_steps, n_transient, qr_interval, sigma)
+    u_path = _input_path(u, n_transient + n_steps, J.dtype)
+    run = partial(
+        _tangent_log_growth,
+        n_transient=n_transient,
+        n_blocks=n_steps // qr_interval,
+        qr_interval=qr_interval,
+        dt=float(dt),
+        sigma=float(sigma),
+        phi=network.nonlinearity(nonlinearity),
+        dphi=network.nonlinearity_slope(nonlinearity),
+    )
+    return u_path, run, jax.random.split(key, 3)
+
+
 def lyapunov_spectrum(
     J: jax.Array,
     u: float | jax.Array,
@@ -239,27 +282,13 @@ def lyapunov_spectrum(
     n_exponents = n_units if n_exponents is None else n_exponents
     if not (isinstance(n_exponents, int) and 1 <= n_exponents <= n_units):
         raise ValueError(f"n_exponents must be an integer in [1, N = {n_units}], got {n_exponents!r}")
-    _check_nonlinearity(nonlinearity)
-    _validate_run(dt, n_steps, n_transient, qr_interval, sigma)
-    u_path = _input_path(u, n_transient + n_steps, J.dtype)
-    k_state, k_tangent, k_noise = jax.random.split(key, 3)
+    u_path, run, (k_state, k_tangent, k_noise) = _prepare_run(
+        J, u, key, dt, n_steps, n_transient, qr_interval, sigma, nonlinearity
+    )
     if h0 is None:
         h0 = jax.random.normal(k_state, (n_units,), J.dtype)
     q0, _ = jnp.linalg.qr(jax.random.normal(k_tangent, (n_units, n_exponents), J.dtype))
-    log_growth = _tangent_log_growth(
-        J,
-        u_path,
-        jnp.asarray(h0, J.dtype),
-        q0,
-        k_noise,
-        n_transient=n_transient,
-        n_blocks=n_steps // qr_interval,
-        qr_interval=qr_interval,
-        dt=float(dt),
-        sigma=float(sigma),
-        phi=network.nonlinearity(nonlinearity),
-        dphi=network.nonlinearity_slope(nonlinearity),
-    )
+    log_growth = run(J, u_path, jnp.asarray(h0, J.dtype), q0, k_noise)
     exponents = np.asarray(log_growth, dtype=np.float64).sum(axis=0) / (n_steps * dt)
     return np.sort(exponents)[::-1]
 
@@ -284,25 +313,13 @@ def largest_lyapunov(
     J = jnp.asarray(J)
     if J.ndim not in (2, 3) or J.shape[-1] != J.shape[-2]:
         raise ValueError(f"J must have shape [N, N] or [R, N, N], got {tuple(J.shape)}")
-    _check_nonlinearity(nonlinearity)
-    _validate_run(dt, n_steps, n_transient, qr_interval, sigma)
     batched = J if J.ndim == 3 else J[None]
     n_real, n_units = batched.shape[0], batched.shape[-1]
-    u_path = _input_path(u, n_transient + n_steps, J.dtype)
+    u_path, run, _ = _prepare_run(J, u, key, dt, n_steps, n_transient, qr_interval, sigma, nonlinearity)
     keys = jax.random.split(key, (n_real, 3))
     h0 = jax.vmap(lambda k: jax.random.normal(k, (n_units,), J.dtype))(keys[:, 0])
     q0 = jax.vmap(lambda k: jax.random.normal(k, (n_units, 1), J.dtype))(keys[:, 1])
     q0 = q0 / jnp.linalg.norm(q0, axis=1, keepdims=True)
-    run = partial(
-        _tangent_log_growth,
-        n_transient=n_transient,
-        n_blocks=n_steps // qr_interval,
-        qr_interval=qr_interval,
-        dt=float(dt),
-        sigma=float(sigma),
-        phi=network.nonlinearity(nonlinearity),
-        dphi=network.nonlinearity_slope(nonlinearity),
-    )
     log_growth = jax.vmap(run, in_axes=(0, None, 0, 0, 0))(batched, u_path, h0, q0, keys[:, 2])
     exponents = np.asarray(log_growth, dtype=np.float64)[..., 0].sum(axis=1) / (n_steps * dt)
     return exponents if J.ndim == 3 else exponents[0]
@@ -502,6 +519,44 @@ def dmft_largest_lyapunov(
     return dmft_tangent_modes(b, g, i0, sigma, nonlinearity).lambda_max
 
 
+def dmft_chaos_threshold(
+    b: float, i0: float, sigma: float = 0.0, nonlinearity: str = "relu", *, xtol: float = 1e-4
+) -> float:
+    """The ``g`` where the DMFT largest Lyapunov exponent crosses zero (the chaos threshold, SPEC §6).
+
+    ``sigma = 0``: :func:`tightbalance.theory.meanfield.chaos_threshold`, the loss of stability of the
+    static fixed point ``g^2 E[phi'^2] = 1``, where ``lambda_max = -1 + g sqrt(E[phi'^2])`` vanishes
+    exactly.  ``sigma > 0``: ``q'(tau)`` is not constant, the ground state lies above
+    ``-g^2 q'(0)`` and the spectral-radius criterion only gives a lower bound ``g_lo``; the threshold is
+    the root of :func:`dmft_largest_lyapunov` in ``g`` (Brent's method to ``xtol``), bracketed by
+    stepping up from ``g_lo`` in steps of 0.1.
+
+    Raises:
+      ValueError: no stationary DMFT state, or no sign change of the exponent below ``g = 50``.
+    """
+    from tightbalance.theory.meanfield import chaos_threshold
+
+    lower = chaos_threshold(b, i0, sigma, nonlinearity)
+    if sigma == 0.0:
+        return lower
+
+    def exponent(g: float) -> float:
+        return dmft_largest_lyapunov(b, g, i0, sigma, nonlinearity)
+
+    value = exponent(lower)
+    if value >= 0.0:
+        return lower
+    upper = lower
+    while value < 0.0:
+        lower, upper = upper, upper + 0.1
+        if upper > 50.0:
+            raise ValueError(
+                f"no zero of the DMFT exponent below g = 50 for b={b!r}, i0={i0!r}, sigma={sigma!r}"
+            )
+        value = exponent(upper)
+    return optimize.brentq(exponent, lower, upper, xtol=xtol)
+
+
 # --------------------------------------------------------------------------------------------------
 # Sweeps and the zero crossing
 # --------------------------------------------------------------------------------------------------
@@ -510,7 +565,8 @@ def dmft_largest_lyapunov(
 @dataclass(frozen=True)
 class LyapunovPoint:
     """One ``(b, g)`` point of a sweep: simulated exponents of several networks, the DMFT exponent and
-    the DMFT chaos threshold ``g_c(b)`` (NaN where the DMFT has no stationary solution)."""
+    the DMFT chaos threshold ``g_c(b)`` of :func:`dmft_chaos_threshold` (NaN where the DMFT has no
+    stationary solution)."""
 
     b: float
     g: float
@@ -529,11 +585,13 @@ class LyapunovPoint:
         return float(np.std(self.lambda_sim, ddof=1) / math.sqrt(n)) if n > 1 else 0.0
 
 
-def _dmft_or_nan(function: Callable[[], float]) -> float:
-    """The DMFT value, or NaN where the stationary theory has no solution (it raises ValueError)."""
+def _dmft_or_nan(function: Callable[..., float], *args) -> float:
+    """``function(*args)``, or NaN (with a logged warning) where the stationary DMFT has no solution
+    (it raises ValueError)."""
     try:
-        return float(function())
-    except ValueError:
+        return float(function(*args))
+    except ValueError as error:
+        logger.warning("%s(%s) gave NaN: %s", function.__name__, ", ".join(map(str, args)), error)
         return math.nan
 
 
@@ -553,14 +611,12 @@ def lyapunov_sweep(
     with_theory: bool = True,
 ) -> list[LyapunovPoint]:
     """Simulated (:func:`sample_largest_lyapunov`) and DMFT (:func:`dmft_largest_lyapunov`,
-    :func:`tightbalance.theory.meanfield.chaos_threshold`) values on the grid ``b_values x g_values``;
+    :func:`dmft_chaos_threshold`) values on the grid ``b_values x g_values``;
     independent networks at every point (keys folded from ``key``)."""
-    from tightbalance.theory.meanfield import chaos_threshold
-
     points = []
     for i, b in enumerate(b_values):
         threshold = (
-            _dmft_or_nan(partial(chaos_threshold, b, i0, sigma, nonlinearity)) if with_theory else math.nan
+            _dmft_or_nan(dmft_chaos_threshold, b, i0, sigma, nonlinearity) if with_theory else math.nan
         )
         for j, g in enumerate(g_values):
             simulated = sample_largest_lyapunov(
@@ -577,7 +633,7 @@ def lyapunov_sweep(
                 nonlinearity=nonlinearity,
             )
             theory = (
-                _dmft_or_nan(partial(dmft_largest_lyapunov, b, g, i0, sigma, nonlinearity))
+                _dmft_or_nan(dmft_largest_lyapunov, b, g, i0, sigma, nonlinearity)
                 if with_theory
                 else math.nan
             )
@@ -593,9 +649,7 @@ def dmft_lyapunov_curve(
     b: float, g_values: np.ndarray, i0: float, sigma: float = 0.0, nonlinearity: str = "relu"
 ) -> np.ndarray:
     """:func:`dmft_largest_lyapunov` on a grid of ``g`` (NaN where the DMFT has no stationary state)."""
-    return np.array(
-        [_dmft_or_nan(partial(dmft_largest_lyapunov, b, g, i0, sigma, nonlinearity)) for g in g_values]
-    )
+    return np.array([_dmft_or_nan(dmft_largest_lyapunov, b, g, i0, sigma, nonlinearity) for g in g_values])
 
 
 def zero_crossing(g_values: np.ndarray, exponents: np.ndarray) -> float:

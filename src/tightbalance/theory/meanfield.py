@@ -49,6 +49,7 @@ from tightbalance.theory.gaussian import (
     check_nonlinearity,
     gaussian_mean,
     gaussian_second_moment,
+    gaussian_slope_mean,
     gaussian_slope_square,
     product_mean,
 )
@@ -70,6 +71,12 @@ __all__ = [
 
 _legendre_x, _legendre_w = np.polynomial.legendre.leggauss(64)
 _RTOL = 1e-12
+# Offsets (c0 - c)/c0 of the plateau search grid on [-c0, c0]: uniform, plus a geometric
+# refinement towards c0, where the plateau sits just above the chaos threshold
+# (c0 - c_inf ~ 1e-4 c0 at g = 1.42 for relu, b = 4, I0 = 1).
+_PLATEAU_OFFSETS = np.unique(
+    np.concatenate([np.linspace(0.0, 2.0, 257), np.geomspace(1e-12, 2.0 / 256, 200)])
+)
 
 
 def _check_finite(name: str, value: float, minimum: float | None = None) -> float:
@@ -128,7 +135,7 @@ def _plateau(nonlinearity: str, g: float, m: float, c0: float) -> float | None:
         return 0.0
     if c0 <= 0.0:
         return c0
-    grid = np.linspace(c0, -c0, 257)
+    grid = c0 - c0 * _PLATEAU_OFFSETS
     f = g * g * _q_stationary(nonlinearity, m, c0, grid) - grid
     negative = f < 0.0
     if not negative[0]:
@@ -391,10 +398,15 @@ def _decay_rate(nonlinearity: str, g: float, s: _Moments) -> float:
 
 
 def _rate_slope(nonlinearity: str, b: float, g: float, sigma: float, i0: float) -> float:
-    """``d nu0 / d mu0`` by central differences in ``I0`` along stationary solutions."""
+    """``d nu0 / d mu0`` by central differences in ``I0`` along stationary solutions.
+
+    ``b = 0``: the input is ``u = 0`` whatever ``I0``, so there is no such path; for ``g = 0`` the
+    variance ``sigma^2/2`` does not depend on the mean and ``d nu / d mu = E[phi'(h)]``,
+    ``h ~ N(0, sigma^2/2)``; for ``g > 0`` it is undefined (NaN).
+    """
     if b == 0.0:
         m = 0.0
-        return float(gaussian_slope_square(nonlinearity, m, sigma * sigma / 2.0)) if g == 0.0 else math.nan
+        return float(gaussian_slope_mean(nonlinearity, m, sigma * sigma / 2.0)) if g == 0.0 else math.nan
     delta = 1e-4 * max(abs(i0), 1.0)
     values = []
     for sign in (-1.0, 1.0):
@@ -461,10 +473,14 @@ def chaos_threshold(b: float, i0: float, sigma: float = 0.0, nonlinearity: str =
 
     ``sigma = 0``: the static fixed point ``c0 = g^2 E[phi^2]`` loses stability there
     (Sompolinsky et al. 1988; for relu with ``I0 > 0`` homogeneity makes it ``sqrt(2)``
-    for every ``b``).  ``sigma > 0``: the same criterion evaluated on the noise-driven
-    stationary state (its variance ``c0`` includes the noise), which is where the largest
-    Lyapunov exponent of the driven network crosses zero (Schuecker, Goedeke & Helias,
-    PRX 2018); the noise smooths the transition and moves it to larger ``g``.
+    for every ``b``), and the largest Lyapunov exponent ``-1 + g sqrt(E[phi'^2])`` crosses
+    zero exactly there.  ``sigma > 0``: the same spectral-radius criterion evaluated on the
+    noise-driven stationary state (its variance ``c0`` includes the noise).  This is NOT
+    where the largest Lyapunov exponent crosses zero: with noise ``q'(tau)`` is not constant,
+    the ground state of the tangent problem lies above ``-g^2 q'(0)``, and the exponent is
+    still negative at the returned ``g`` (b = 4, I0 = 1, sigma = 0.5: -0.048).  It is a lower
+    bound of the chaos threshold; the threshold itself (the root of the DMFT exponent) is
+    :func:`tightbalance.theory.lyapunov.dmft_chaos_threshold`.
     """
     _check_model(b, 0.0, sigma, i0, nonlinearity)
 
