@@ -155,6 +155,8 @@ def test_short_training_lowers_loss_and_tightens_balance(tmp_path):
     assert rows[-1]["test_loss"] < 0.5 * rows[0]["test_loss"]
     assert rows[-1]["balance"] > 1.5
     assert rows[-1]["eig_min_real"] < rows[0]["eig_min_real"]
+    # feed-forward and recurrent input cancel more tightly as the balance grows
+    assert rows[-1]["cancellation"] > rows[0]["cancellation"]
     # the input-to-readout information rate is recorded at every evaluation and grows with training
     assert all(np.isfinite(r["info_rate_bits"]) for r in rows)
     assert rows[-1]["info_rate_bits"] > rows[0]["info_rate_bits"]

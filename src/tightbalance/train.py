@@ -34,7 +34,12 @@ import optax
 from tqdm.auto import tqdm
 
 from tightbalance import rundir
-from tightbalance.analysis.balance import balance_index, mean_coupling, off_diagonal_mean
+from tightbalance.analysis.balance import (
+    balance_index,
+    current_cancellation,
+    mean_coupling,
+    off_diagonal_mean,
+)
 from tightbalance.analysis.clusters import cluster_couplings
 from tightbalance.analysis.spectrum import stability_eigenvalues
 from tightbalance.config import TrainConfig, config_to_dict, load_document, save_config
@@ -42,6 +47,7 @@ from tightbalance.network import (
     NetworkParams,
     init_excitatory_inhibitory,
     init_random_balanced,
+    nonlinearity,
     relax,
 )
 from tightbalance.signals import sample_signals, standard_normal
@@ -63,6 +69,7 @@ METRIC_COLUMNS = [
     "j_diff",
     "cluster_ari",
     "eig_min_real",
+    "cancellation",
     "info_rate_bits",
     "wall_s",
 ]
@@ -233,10 +240,17 @@ class _Programs:
 def network_diagnostics(
     params: NetworkParams, h_state: np.ndarray, j_init_mean: float, config: TrainConfig
 ) -> dict[str, float]:
-    """SPEC §4 diagnostics of one network (unstacked parameters, NumPy)."""
+    """SPEC §4 diagnostics of one network (unstacked parameters, NumPy).
+
+    ``cancellation`` compares the feed-forward input ``W_in I_ext / S`` with the recurrent
+    input ``J phi(h)`` at the relaxed state ``h``: (|ff| + |rec|) / (2 |ff + rec|), RMS over
+    units; about 1 without recurrence, large when the two cancel (tight balance).
+    """
     J = np.asarray(params.J)
     clusters = cluster_couplings(J, np.asarray(params.w_in), config.n_inputs)
     eigenvalues = stability_eigenvalues(J, h_state, config.nonlinearity)
+    feedforward = np.asarray(params.w_in).sum(axis=1) * config.i_ext / config.n_inputs
+    recurrent = J @ np.asarray(nonlinearity(config.nonlinearity)(h_state))
     return {
         "balance": balance_index(J, j_init_mean),
         "mean_coupling": mean_coupling(J),
@@ -244,6 +258,7 @@ def network_diagnostics(
         "j_diff": clusters.j_diff,
         "cluster_ari": clusters.ari,
         "eig_min_real": float(eigenvalues.real.min()),
+        "cancellation": current_cancellation(feedforward, recurrent)["ratio"],
     }
 
 
