@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from tightbalance.network import nonlinearity_slope
+from tightbalance.network import stability_matrix
 
 __all__ = ["stability_eigenvalues"]
 
 
 def stability_eigenvalues(J: np.ndarray, h: np.ndarray, nonlinearity: str = "relu") -> np.ndarray:
     """Eigenvalues of ``J diag(phi'(h))`` for a state ``h [N]``."""
-    slope = np.asarray(nonlinearity_slope(nonlinearity)(np.asarray(h, dtype=np.float32)), dtype=float)
-    return np.linalg.eigvals(np.asarray(J, dtype=float) * slope[None, :])
+    return np.linalg.eigvals(np.asarray(stability_matrix(J, np.asarray(h), nonlinearity), dtype=float))
