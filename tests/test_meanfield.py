@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import tomllib
 
 import numpy as np
 import pytest
@@ -414,7 +415,15 @@ def test_dmft_command_prints_the_files_it_writes_and_documents_every_option(tmp_
     )
     assert args.func(args) == 0
     printed = capsys.readouterr().out.split()
-    for name in ("dmft.csv", "dmft_rate.png", "dmft_variance.png", "dmft_autocorrelation.png"):
+    for name in (
+        "dmft.csv",
+        "dmft_rate.png",
+        "dmft_variance.png",
+        "dmft_autocorrelation.png",
+        "dmft_config.toml",
+    ):
         assert str(tmp_path / name) in printed and (tmp_path / name).exists()
+    record = tomllib.loads((tmp_path / "dmft_config.toml").read_text())
+    assert record["dmft"]["dt"] == 0.1 and record["dmft"]["input"] == "ou" and "jax" in record["versions"]
     table = np.loadtxt(tmp_path / "dmft.csv", delimiter=",", skiprows=1)
     assert table.shape == (20, 5)

@@ -37,6 +37,7 @@ __all__ = [
     "latest_checkpoint",
     "MetricsTable",
     "package_versions",
+    "write_command_record",
 ]
 
 CHECKPOINT_DIR = "checkpoints"
@@ -219,6 +220,23 @@ def read_metrics(run_dir: Path) -> list[dict[str, float]]:
             {k: float(v) if v != "" else float("nan") for k, v in row.items()}
             for row in csv.DictReader(handle)
         ]
+
+
+def write_command_record(out_dir: Path, command: str, options: dict[str, Any]) -> Path:
+    """``OUT/<command>_config.toml``: the options a command ran with and the package versions."""
+    import tomli_w
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, Path):
+            return str(value)
+        if isinstance(value, list | tuple):
+            return [plain(v) for v in value]
+        return value
+
+    table = {k: plain(v) for k, v in options.items() if v is not None and not callable(v)}
+    path = Path(out_dir) / f"{command}_config.toml"
+    atomic_write_bytes(path, tomli_w.dumps({command: table, "versions": package_versions()}).encode())
+    return path
 
 
 def package_versions() -> dict[str, str]:

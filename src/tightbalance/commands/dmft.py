@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from tightbalance.plots import dmft as plots
-from tightbalance.rundir import atomic_write_bytes
+from tightbalance.rundir import atomic_write_bytes, write_command_record
 from tightbalance.theory import meanfield
 
 logger = logging.getLogger(__name__)
@@ -133,6 +133,7 @@ def run(args) -> int:
     _write_csv(table, columns)
     label = f"simulation, N = {args.simulate}, {args.realisations} realisations"
     written = [table]
+    written.append(write_command_record(args.out, "dmft", vars(args)))
     written.append(
         plots.plot_rate(
             args.out / "dmft_rate.png", theory.t, np.append(u, u[-1]), theory.nu, nu_sim, label_sim=label

@@ -18,7 +18,7 @@ import numpy as np
 
 from tightbalance.network import NONLINEARITIES
 from tightbalance.plots.lyapunov import plot_lyapunov
-from tightbalance.rundir import atomic_write_bytes
+from tightbalance.rundir import atomic_write_bytes, write_command_record
 from tightbalance.theory.gaussian import SUPPORTED_NONLINEARITIES
 from tightbalance.theory.lyapunov import LyapunovPoint, dmft_lyapunov_curve, lyapunov_sweep
 
@@ -124,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
     )
     table = args.out / "lyapunov.csv"
     write_table(points, table)
+    print(f"wrote {write_command_record(args.out, 'lyapunov', vars(args))}")
     dmft_curves = None
     if args.theory_points > 0 and not args.no_theory:
         g_dense = np.linspace(min(args.g), max(args.g), args.theory_points)

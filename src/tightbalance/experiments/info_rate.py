@@ -33,7 +33,7 @@ from scipy import stats
 
 from tightbalance.analysis.balance import mean_coupling
 from tightbalance.analysis.information import checkpoint_info_rates, estimate_info_rate
-from tightbalance.rundir import atomic_write_bytes
+from tightbalance.rundir import atomic_write_bytes, package_versions
 from tightbalance.signals import sample_ou
 from tightbalance.theory import linear
 from tightbalance.theory.response import SLOPES, relu_response
@@ -325,7 +325,10 @@ def _write_csv(path: Path, rows: list[dict], columns) -> None:
 
 
 def write_results(result: InfoRateResult, out_dir: Path) -> dict[str, Path]:
-    """Write ``info_rate.csv``, ``info_rate_fits.csv`` and ``info_rate_config.csv`` into ``out_dir``."""
+    """Write ``info_rate.csv``, ``info_rate_fits.csv`` and ``info_rate_config.csv`` into ``out_dir``.
+
+    The config file holds every parameter, the seed and the package versions.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -340,6 +343,7 @@ def write_results(result: InfoRateResult, out_dir: Path) -> dict[str, Path]:
     config_row = {
         k: (" ".join(map(str, v)) if isinstance(v, tuple) else v) for k, v in asdict(result.config).items()
     }
+    config_row.update({f"version_{name}": version for name, version in package_versions().items()})
     _write_csv(paths["config"], [config_row], config_row.keys())
     return paths
 
