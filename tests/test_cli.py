@@ -36,3 +36,13 @@ def test_invalid_values_stop_with_a_message_naming_the_parameter(tmp_path, capsy
     assert "seed must be >= 0, got -1" in capsys.readouterr().err
     assert main(["resume", str(tmp_path / "missing")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_the_package_is_a_regular_package_with_its_version():
+    from importlib.metadata import version
+
+    import tightbalance
+
+    assert tightbalance.__file__ is not None  # not a namespace package: `pip install .` ships it
+    assert tightbalance.__version__ == version("tightbalance")
+    assert tightbalance.preset("two-stimuli").n_inputs == 2
