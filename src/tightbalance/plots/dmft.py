@@ -10,6 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from tightbalance.plots import save_figure  # noqa: E402
+
 __all__ = ["plot_rate", "plot_variance", "plot_stationary_autocorrelation"]
 
 _THEORY = {"color": "C0", "lw": 1.5}
@@ -17,12 +19,8 @@ _SIMULATION = {"color": "C3", "lw": 0.8, "alpha": 0.8}
 
 
 def _save(fig, path: Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=130)
 
 
 def plot_rate(path, t, u, nu, nu_sim=None, *, label_sim: str = "simulation") -> Path:

@@ -10,6 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from tightbalance.plots import save_figure  # noqa: E402
+
 __all__ = ["plot_rate_vs_balance", "plot_rate_over_training"]
 
 _COLORS = {"unit": "tab:blue", "population": "tab:red"}
@@ -67,11 +69,7 @@ def plot_rate_vs_balance(rows: list[dict], fits: list[dict], path: Path, title: 
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=120)
 
 
 def plot_rate_over_training(epochs, rates_bits, balance, path: Path, rate_std=None, title: str = "") -> Path:
@@ -97,8 +95,4 @@ def plot_rate_over_training(epochs, rates_bits, balance, path: Path, rate_std=No
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=120)

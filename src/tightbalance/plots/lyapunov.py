@@ -14,6 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from tightbalance.plots import save_figure  # noqa: E402
 from tightbalance.theory.lyapunov import LyapunovPoint  # noqa: E402
 
 __all__ = ["plot_lyapunov"]
@@ -74,8 +75,4 @@ def plot_lyapunov(
     if title:
         axes.set_title(title)
     axes.legend(fontsize="small")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=150)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path, dpi=150)

@@ -22,6 +22,7 @@ from tightbalance.analysis.clusters import cluster_couplings  # noqa: E402
 from tightbalance.analysis.spectrum import stability_eigenvalues  # noqa: E402
 from tightbalance.config import TrainConfig  # noqa: E402
 from tightbalance.network import NetworkParams, nonlinearity, readout, relax, simulate  # noqa: E402
+from tightbalance.plots import save_figure  # noqa: E402
 from tightbalance.signals import sample_signals  # noqa: E402
 from tightbalance.task import targets  # noqa: E402
 
@@ -153,8 +154,4 @@ def plot_training(data: TrainingFigureData, path: Path, title: str = "") -> Path
 
     if title:
         fig.suptitle(title, fontsize=10)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=80)
