@@ -11,6 +11,7 @@ shared machine:
 * ``jax``: ms per epoch of the compiled epoch (sample -> loss -> grad -> Adam);
 * ``jax vmap K``: ms per network-epoch with K seeds in one program;
 * ``noise only`` / ``forward only``: where the time goes;
+* ``grad epoch``: loss + gradient with the hand-written adjoint vs autodiff of the scan;
 * ``evaluation``: one evaluation (relaxation, held-out loss, diagnostics);
 * ``full run``: estimated wall time of the preset's 100 001 epochs with evaluations;
 * ``torch eager``: the same epoch in plain PyTorch, if ``torch`` is installed
@@ -22,11 +23,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from unittest import mock
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from tightbalance import network
 from tightbalance.config import preset
 from tightbalance.train import Trainer, _metric_rows, _programs
 
@@ -76,60 +79,43 @@ def bench_parts(config, epochs, repeats) -> dict[str, float]:
     for name, fn in (("noise only", noise_only), ("forward only (incl. noise)", forward_only)):
         fn(key)
         parts[name] = median_seconds(lambda fn=fn: fn(key), repeats) / epochs
+
     # one evaluation: relaxation + held-out loss + diagnostics (k-means, eigenvalues)
-    trainer.evaluate(state, 0)
-    start = time.perf_counter()
-    for _ in range(repeats):
+    def evaluation():
         evaluated, evaluation = trainer.evaluate(state, 1)
-        _metric_rows(trainer, evaluated, evaluation, 1, np.array([-0.01]), None, 0.0)
-    parts["evaluation"] = (time.perf_counter() - start) / repeats
+        return _metric_rows(trainer, evaluated, evaluation, 1, np.array([-0.01]), None, 0.0)
+
+    evaluation()  # compile
+    parts["evaluation"] = median_seconds(evaluation, repeats)
     return parts
 
 
-def bench_layouts(config, epochs, repeats) -> dict[str, float]:
-    """Gradient epoch with the package's loss vs a batch-major time loop (a candidate speed-up).
+def bench_adjoint(config, epochs, repeats) -> dict[str, float]:
+    """Gradient epoch with the hand-written adjoint of the time loop vs JAX autodiff of the scan.
 
-    The candidate keeps the state as ``[B, N]``, multiplies ``relu(h) @ J.T`` and adds a
-    feed-forward drive and noise computed outside the loop; the loss is the same to float
-    rounding.
+    Both differentiate the same Euler loop (``network.leaky_recurrence``); the autodiff
+    variant is traced with the loop swapped for its plain forward scan.
     """
     programs = _programs(config.replace(epochs=0, eval_every=1, seed=0))
     trainer = Trainer(config, [1])
     state, _ = trainer.init_state()
     params = jax.tree.map(lambda x: x[0], state.params)
-    h0 = jnp.full((config.n_units, config.batch_size), 0.5)
-    c = config
-
-    def batch_major_loss(params, h0, signals, noise):
-        n_steps, n_inputs, batch = signals.shape
-        signals_bm = jnp.swapaxes(signals, 1, 2)
-        drive = c.dt * (signals_bm @ params.w_in.T / n_inputs + params.bias)
-        drive = drive + c.sigma * c.dt**0.5 * jnp.swapaxes(noise, 1, 2)
-        J_t = params.J.T
-
-        def step(h, d):
-            h = (1 - c.dt) * h + c.dt * (jax.nn.relu(h) @ J_t) + d
-            return h, h
-
-        trajectory = jax.lax.scan(step, h0.T, drive)[1][c.burn_in_steps :]
-        outputs = jax.nn.relu(trajectory) @ params.w_out.T / c.n_units
-        norm = batch * n_steps * n_inputs
-        error = jnp.sum((outputs + signals_bm[c.burn_in_steps :] / c.gbar) ** 2) / norm
-        return error + c.lambda_act * jnp.sum(trajectory**2) / norm, error
-
+    h0 = state.h0[0]
     key = jax.random.key(0)
+
+    def gradient_epochs(params):
+        def body(total, epoch):
+            signals, noise = programs._batch(jax.random.fold_in(key, epoch))
+            value, grads = jax.value_and_grad(lambda p: programs.loss(p, h0, signals, noise)[0])(params)
+            return total + value + sum(g.sum() for g in jax.tree.leaves(grads)), None
+
+        return jax.lax.scan(body, 0.0, jnp.arange(epochs))[0]
+
+    plain_scan = network._recurrence_forward
     times = {}
-    for name, loss in (("package layout [N, B]", programs.loss), ("batch-major [B, N]", batch_major_loss)):
-
-        @jax.jit
-        def run(params, loss=loss):
-            def body(total, epoch):
-                signals, noise = programs._batch(jax.random.fold_in(key, epoch))
-                value, grads = jax.value_and_grad(lambda p: loss(p, h0, signals, noise)[0])(params)
-                return total + value + sum(g.sum() for g in jax.tree.leaves(grads)), None
-
-            return jax.lax.scan(body, 0.0, jnp.arange(epochs))[0]
-
+    for name, recurrence in (("hand-written adjoint", network.leaky_recurrence), ("autodiff", plain_scan)):
+        with mock.patch.object(network, "leaky_recurrence", recurrence):
+            run = jax.jit(gradient_epochs).lower(params).compile()
         run(params)
         times[name] = median_seconds(lambda run=run: run(params), repeats) / epochs
     return times
@@ -200,7 +186,7 @@ def main() -> None:
     one = bench_jax(config, [1], args.epochs, args.repeats)
     many = bench_jax(config, list(range(1, args.seeds + 1)), args.epochs, args.repeats)
     parts = bench_parts(config, args.epochs, args.repeats)
-    layouts = bench_layouts(config, args.epochs, args.repeats)
+    gradients = bench_adjoint(config, args.epochs, args.repeats)
     torch_epoch = bench_torch(config, max(args.epochs // 10, 20), args.repeats)
     full = config.epochs * one + (config.epochs // config.eval_every + 1) * parts["evaluation"]
     rows = [
@@ -209,7 +195,7 @@ def main() -> None:
         ("  noise + signals only", f"{1e3 * parts['noise only']:.3f} ms/epoch"),
         ("  forward only (incl. noise)", f"{1e3 * parts['forward only (incl. noise)']:.3f} ms/epoch"),
         ("  one evaluation", f"{1e3 * parts['evaluation']:.1f} ms"),
-        *((f"  grad epoch, {name}", f"{1e3 * t:.3f} ms/epoch") for name, t in layouts.items()),
+        *((f"  grad epoch, {name}", f"{1e3 * t:.3f} ms/epoch") for name, t in gradients.items()),
         (f"full run, {config.epochs} epochs + evaluations", f"{full:.0f} s (estimate)"),
     ]
     if torch_epoch is not None:

@@ -13,6 +13,7 @@ from tightbalance.network import (
     euler_step,
     init_excitatory_inhibitory,
     init_random_balanced,
+    leaky_recurrence,
     nonlinearity,
     nonlinearity_slope,
     readout,
@@ -121,12 +122,54 @@ def test_simulate_matches_stepwise_euler_and_readout():
 
 
 def test_streaming_equals_simulate_without_noise():
-    p = init_random_balanced(jax.random.key(8), 20, 1, g=1.2, gbar=-2.0)
-    signals = jnp.ones((30, 1, 2))
-    h0 = jax.random.normal(jax.random.key(9), (20, 2))
-    full = simulate(p, h0, signals, jnp.zeros((30, 20, 2)), dt=0.1, sigma=0.0)
-    final, recorded = simulate_streaming(p, h0, signals, jax.random.key(0), dt=0.1, sigma=0.0)
-    assert np.allclose(full, recorded) and np.allclose(final, full[-1])
+    # float64: the two loops order the sums differently, and g = 1.2 amplifies float32 rounding
+    with jax.enable_x64(True):
+        p = init_random_balanced(jax.random.key(8), 20, 1, g=1.2, gbar=-2.0)
+        p = jax.tree.map(lambda x: x.astype(jnp.float64), p)
+        signals = jnp.ones((30, 1, 2))
+        h0 = jax.random.normal(jax.random.key(9), (20, 2), jnp.float64)
+        full = simulate(p, h0, signals, jnp.zeros((30, 20, 2)), dt=0.1, sigma=0.0)
+        final, recorded = simulate_streaming(p, h0, signals, jax.random.key(0), dt=0.1, sigma=0.0)
+    assert np.allclose(full, recorded, rtol=1e-12, atol=1e-12)
+    assert np.array_equal(final, recorded[-1])
+
+
+@pytest.mark.parametrize("name", sorted(NONLINEARITIES))
+def test_recurrence_adjoint_equals_autodiff_of_the_euler_loop(name):
+    """The hand-written reverse mode of ``leaky_recurrence`` against JAX autodiff of a plain loop.
+
+    In float64 both are exact derivatives of the same computation, so they agree to rounding.
+    """
+
+    def reference(J, h0, drive):
+        phi = nonlinearity(name)
+
+        def step(h, d):
+            h = h + 0.2 * (J @ phi(h) - h) + d
+            return h, h
+
+        return jax.lax.scan(step, h0, drive)[1]
+
+    with jax.enable_x64(True):
+        keys = jax.random.split(jax.random.key(11), 5)
+        n, batch, steps = 9, 4, 13
+        J = 0.8 * jax.random.normal(keys[0], (n, n), jnp.float64) / math.sqrt(n)
+        h0 = jax.random.normal(keys[1], (n, batch), jnp.float64)
+        drive = 0.3 * jax.random.normal(keys[2], (steps, n, batch), jnp.float64)
+        # a loss that weighs every state differently, so each adjoint entry matters
+        weights = jax.random.normal(keys[3], (steps, n, batch), jnp.float64)
+
+        def loss(fn):
+            return lambda J, h0, drive: jnp.sum(weights * fn(J, h0, drive) ** 2)
+
+        ours = loss(lambda J, h0, d: leaky_recurrence(J, h0, d, 0.2, name))
+        states = leaky_recurrence(J, h0, drive, 0.2, name)
+        assert np.allclose(states, reference(J, h0, drive), rtol=1e-13, atol=1e-13)
+        grads = jax.grad(ours, argnums=(0, 1, 2))(J, h0, drive)
+        expected = jax.grad(loss(reference), argnums=(0, 1, 2))(J, h0, drive)
+        for got, want in zip(grads, expected, strict=True):
+            assert np.allclose(got, want, rtol=1e-11, atol=1e-12)
+            assert np.abs(want).max() > 1e-3  # the comparison is not between zeros
 
 
 def test_unknown_nonlinearity_is_rejected():

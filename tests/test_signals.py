@@ -3,6 +3,7 @@
 import math
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy import signal as sps
@@ -14,6 +15,7 @@ from tightbalance.signals import (
     ou_spectrum_sampled,
     sample_ou,
     sample_signals,
+    standard_normal,
     std_from_intensity,
 )
 
@@ -97,3 +99,37 @@ def test_intensity_parameterisation_and_signal_batches():
 def test_invalid_arguments_name_the_parameter(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+@pytest.mark.parametrize("size", [1, 7, 20_000])
+def test_standard_normal_is_jax_normal_of_the_classic_threefry_stream(size):
+    """Bit for bit the numbers ``jax.random.normal`` draws with non-partitionable threefry."""
+    key = jax.random.fold_in(jax.random.key(5), size)
+    ours = standard_normal(key, (size,))
+    with jax.threefry_partitionable(False):
+        reference = jax.random.normal(key, (size,))
+    assert ours.dtype == jnp.float32 and np.array_equal(ours, reference)
+    jitted = jax.jit(lambda k: standard_normal(k, (size,)))(key)
+    assert np.array_equal(jitted, reference)
+
+
+def test_standard_normal_moments_and_shape():
+    x = np.asarray(standard_normal(jax.random.key(9), (40, 50, 100)), dtype=float)
+    assert x.shape == (40, 50, 100)
+    n = x.size
+    # SE: mean 1/sqrt(n); variance sqrt(2/n); fourth moment sqrt(96/n) (normal: 3)
+    assert abs(x.mean()) < 5 / math.sqrt(n)
+    assert abs(x.var() - 1) < 5 * math.sqrt(2 / n)
+    assert abs((x**4).mean() - 3) < 5 * math.sqrt(96 / n)
+    # neighbouring numbers are independent: lag-1 correlation within 5 SE of 0
+    flat = x.ravel()
+    assert abs(np.mean(flat[1:] * flat[:-1])) < 5 / math.sqrt(n)
+
+
+def test_standard_normal_falls_back_for_other_keys_and_dtypes():
+    philox = jax.random.key(2, impl="philox2x32")
+    assert np.array_equal(standard_normal(philox, (3, 4)), jax.random.normal(philox, (12,)).reshape(3, 4))
+    with jax.enable_x64(True):
+        key = jax.random.key(2)
+        x = standard_normal(key, (6,), dtype=jnp.float64)
+        assert x.dtype == jnp.float64 and np.array_equal(x, jax.random.normal(key, (6,), jnp.float64))

@@ -46,6 +46,11 @@ class TrainConfig:
     The OU input can be given by its stationary std (``signal_std``) or, as in the
     original code, by its intensity ``input_intensity`` (I1) with
     ``var = I1^2 / (2 tau_s)``; exactly one of the two is set.
+
+    The initial state of each epoch is relaxed for ``relax_time`` under the constant input
+    ``I_ext``; as in the original code the relaxation is noise-free unless
+    ``relax_noise`` is set, in which case the training noise ``sigma`` stays on (the state
+    is then a sample of the noisy stationary state rather than the noise-free one).
     """
 
     # network
@@ -69,6 +74,7 @@ class TrainConfig:
     input_std: float | None = None
     i_ext: float = 1.0
     relax_time: float = 100.0
+    relax_noise: bool = False
     # task and training
     n_steps: int = 50
     burn_in_fraction: float = 0.2
@@ -159,6 +165,11 @@ class TrainConfig:
     @property
     def relax_steps(self) -> int:
         return max(round(self.relax_time / self.dt), 1)
+
+    @property
+    def relax_sigma(self) -> float:
+        """Noise amplitude during the relaxation of the initial state."""
+        return self.sigma if self.relax_noise else 0.0
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)

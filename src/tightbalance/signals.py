@@ -21,6 +21,7 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.extend.random import threefry_2x32
 
 __all__ = [
     "standard_normal",
@@ -39,9 +40,25 @@ _MATRIX_FORM_MAX_STEPS = 256
 
 
 def standard_normal(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
-    """``jax.random.normal`` drawn flat and reshaped: the same numbers, but XLA on CPU
-    compiles and runs the one-dimensional threefry several times faster."""
-    return jax.random.normal(key, (math.prod(shape),), dtype=dtype).reshape(shape)
+    """Standard normal numbers of ``shape``, drawn flat: the ``jax.random.normal`` transform
+    (``sqrt(2) erfinv(u)``, ``u`` uniform on ``(-1, 1)`` from 23 random mantissa bits) on
+    32-bit words straight from the threefry-2x32 hash of the counters ``0 .. n - 1``.
+
+    These are exactly the numbers ``jax.random.normal(key, (n,))`` gives with
+    ``jax_threefry_partitionable = False``; the partitionable default hashes two words per
+    number, which makes the epoch's noise (50 000 samples) about 1.4x slower on CPU.  Keys of
+    another PRNG implementation, and other dtypes, fall back to ``jax.random.normal``.
+    """
+    size = math.prod(shape)
+    threefry_key = str(jax.random.key_impl(key)) == "threefry2x32"
+    if not (threefry_key and jnp.dtype(dtype) == jnp.float32 and 0 < size < 2**32):
+        return jax.random.normal(key, (size,), dtype=dtype).reshape(shape)
+    bits = threefry_2x32(jax.random.key_data(key), jax.lax.iota(jnp.uint32, size))
+    mantissa = jax.lax.shift_right_logical(bits, jnp.uint32(32 - 23)) | jnp.uint32(0x3F800000)
+    unit = jax.lax.bitcast_convert_type(mantissa, jnp.float32) - 1.0  # [0, 1)
+    low = np.nextafter(np.float32(-1.0), np.float32(0.0))
+    uniform = jnp.maximum(low, unit * (np.float32(1.0) - low) + low)  # [low, 1)
+    return (np.float32(math.sqrt(2.0)) * jax.lax.erf_inv(uniform)).reshape(shape)
 
 
 def _check_time_constants(dt: float, tau_s: float) -> None:

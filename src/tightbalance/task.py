@@ -36,7 +36,6 @@ def tracking_loss(
     lambda_act: float,
     burn_in_steps: int,
     nonlinearity_name: str = "relu",
-    unroll: int = 1,
 ) -> tuple[jax.Array, jax.Array]:
     """Loss and the tracking error alone (the loss without the activity term).
 
@@ -51,9 +50,8 @@ def tracking_loss(
       ``(loss, tracking_error)``, both divided by ``B T S``.
     """
     n_steps, n_inputs, batch = signals.shape
-    trajectory = simulate(
-        params, h0, signals, noise, dt=dt, sigma=sigma, nonlinearity=nonlinearity_name, unroll=unroll
-    )[burn_in_steps:]
+    trajectory = simulate(params, h0, signals, noise, dt=dt, sigma=sigma, nonlinearity=nonlinearity_name)
+    trajectory = trajectory[burn_in_steps:]
     outputs = readout(params, trajectory, nonlinearity(nonlinearity_name))
     norm = batch * n_steps * n_inputs
     tracking_error = jnp.sum((outputs - targets(signals[burn_in_steps:], gbar)) ** 2) / norm

@@ -76,8 +76,6 @@ METRIC_COLUMNS = [
 
 # Fixed stream numbers for fold_in: one independent PRNG stream per purpose.
 _STREAM_INIT, _STREAM_TRAIN, _STREAM_RELAX, _STREAM_TEST = 0, 1, 2, 3
-# Unrolling the time loop was measured slower on CPU (benchmarks/bench_train.py history).
-_TIME_UNROLL = 1
 
 
 class TrainingDivergedError(RuntimeError):
@@ -171,7 +169,6 @@ class _Programs:
             lambda_act=c.lambda_act,
             burn_in_steps=c.burn_in_steps,
             nonlinearity_name=c.nonlinearity,
-            unroll=_TIME_UNROLL,
         )
         self.init = jax.jit(jax.vmap(self._init_one))
         self.evaluate = jax.jit(jax.vmap(self._evaluate_one, in_axes=(0, 0, None)))
@@ -207,8 +204,9 @@ class _Programs:
         signals = sample_signals(
             k_signal, c.n_steps, c.n_inputs, c.batch_size, c.dt, c.tau_s, c.signal_std, c.i_ext
         )
-        noise = standard_normal(k_noise, (c.n_steps, c.n_units, c.batch_size))
-        return signals, noise
+        # drawn batch-major, the order in which the time loop consumes it (faster on CPU)
+        noise = standard_normal(k_noise, (c.n_steps, c.batch_size, c.n_units))
+        return signals, jnp.swapaxes(noise, 1, 2)
 
     def _epoch(self, state: TrainState, epoch: jax.Array, base_key: jax.Array):
         key = jax.random.fold_in(jax.random.fold_in(base_key, _STREAM_TRAIN), epoch)
@@ -228,7 +226,7 @@ class _Programs:
             batch_size=c.batch_size,
             n_steps=c.relax_steps,
             dt=c.dt,
-            sigma=c.sigma,
+            sigma=c.relax_sigma,
             i_ext=c.i_ext,
             nonlinearity=c.nonlinearity,
         )

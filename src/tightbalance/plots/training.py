@@ -61,7 +61,7 @@ def training_figure_data(
     """Simulate one held-out trial with the trained network and gather what the panels show."""
     c = config
     k_relax, k_signal, k_noise = jax.random.split(key, 3)
-    relax_args = dict(batch_size=1, n_steps=c.relax_steps, dt=c.dt, sigma=c.sigma, i_ext=c.i_ext)
+    relax_args = dict(batch_size=1, n_steps=c.relax_steps, dt=c.dt, sigma=c.relax_sigma, i_ext=c.i_ext)
     h0 = relax(params_trained, k_relax, nonlinearity=c.nonlinearity, **relax_args)
     h0_initial = relax(params_initial, k_relax, nonlinearity=c.nonlinearity, **relax_args)
     signals = sample_signals(k_signal, c.n_steps, c.n_inputs, 1, c.dt, c.tau_s, c.signal_std, c.i_ext)
