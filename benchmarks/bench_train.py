@@ -9,7 +9,8 @@ time excluded), measured in the same process so the ratios are meaningful on a
 shared machine:
 
 * ``jax``: ms per epoch of the compiled epoch (sample -> loss -> grad -> Adam);
-* ``jax vmap K``: ms per network-epoch with K seeds in one program;
+* ``jax vmap K``: ms per network-epoch with K seeds in one program, on one CPU device and
+  split over one device per core (as ``tightbalance train --seeds ...`` runs them);
 * ``noise only`` / ``forward only``: where the time goes;
 * ``grad epoch``: loss + gradient with the hand-written adjoint vs autodiff of the scan;
 * ``evaluation``: one evaluation (relaxation, held-out loss, diagnostics);
@@ -30,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from tightbalance import network
+from tightbalance.cli import use_every_cpu_core
 from tightbalance.config import preset
 from tightbalance.train import Trainer, _metric_rows, _programs
 
@@ -43,8 +45,8 @@ def median_seconds(call, repeats: int) -> float:
     return statistics.median(times)
 
 
-def bench_jax(config, seeds, epochs, repeats) -> float:
-    trainer = Trainer(config, seeds)
+def bench_jax(config, seeds, epochs, repeats, devices=None) -> float:
+    trainer = Trainer(config, seeds, devices)
     state, _ = trainer.init_state()
     trainer.run_epochs(state, 0, epochs)  # compile
     return median_seconds(lambda: trainer.run_epochs(state, 0, epochs), repeats) / epochs
@@ -174,24 +176,32 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seeds", type=int, default=8, help="seeds vmapped together")
     args = parser.parse_args()
+    use_every_cpu_core()
     config = preset(args.preset)
     print(
         f"preset {args.preset}: N={config.n_units}, S={config.n_inputs}, "
         f"B={config.batch_size}, T={config.n_steps}"
     )
     print(
-        f"jax {jax.__version__} on {jax.devices()[0].platform}; "
+        f"jax {jax.__version__} on {len(jax.devices())} {jax.devices()[0].platform} devices; "
         f"medians of {args.repeats} x {args.epochs} epochs"
     )
     one = bench_jax(config, [1], args.epochs, args.repeats)
-    many = bench_jax(config, list(range(1, args.seeds + 1)), args.epochs, args.repeats)
+    seeds = list(range(1, args.seeds + 1))
+    many = bench_jax(config, seeds, args.epochs, args.repeats, devices=jax.devices()[:1])
+    spread_over = len(Trainer(config, seeds).devices)
+    spread = bench_jax(config, seeds, args.epochs, args.repeats)
     parts = bench_parts(config, args.epochs, args.repeats)
     gradients = bench_adjoint(config, args.epochs, args.repeats)
     torch_epoch = bench_torch(config, max(args.epochs // 10, 20), args.repeats)
     full = config.epochs * one + (config.epochs // config.eval_every + 1) * parts["evaluation"]
     rows = [
         ("jax, 1 seed", f"{1e3 * one:.3f} ms/epoch"),
-        (f"jax, {args.seeds} seeds vmapped", f"{1e3 * many / args.seeds:.3f} ms/network-epoch"),
+        (f"jax, {args.seeds} seeds vmapped, 1 device", f"{1e3 * many / args.seeds:.3f} ms/network-epoch"),
+        (
+            f"jax, {args.seeds} seeds vmapped, {spread_over} CPU devices",
+            f"{1e3 * spread / args.seeds:.3f} ms/network-epoch",
+        ),
         ("  noise + signals only", f"{1e3 * parts['noise only']:.3f} ms/epoch"),
         ("  forward only (incl. noise)", f"{1e3 * parts['forward only (incl. noise)']:.3f} ms/epoch"),
         ("  one evaluation", f"{1e3 * parts['evaluation']:.1f} ms"),

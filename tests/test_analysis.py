@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from sklearn.metrics import adjusted_rand_score
 
 from tightbalance.analysis.balance import (
     balance_index,
@@ -45,6 +46,24 @@ def test_planted_clusters_are_found_and_named_by_preferred_channel():
     assert summary.j_same == pytest.approx(J[same & off].mean())
     assert summary.j_diff == pytest.approx(J[~same].mean())
     assert np.array_equal(np.sort(summary.labels[summary.order]), summary.labels[summary.order])
+    assert summary.tuning_ari == pytest.approx(1.0)
+
+
+def test_complement_code_clusters_match_the_tuning_but_not_the_argmax_preference():
+    """Clusters suppressed by one channel and driven (unevenly, unit by unit) by the others:
+    the argmax preference splits each cluster, the tuning groups (k-means of W_in) do not."""
+    rng = np.random.default_rng(1)
+    n, s = 90, 3
+    suppressor = np.repeat([0, 1, 2], n // s)
+    same = suppressor[:, None] == suppressor[None, :]
+    J = np.where(same, -0.12, -0.016) + 0.005 * rng.standard_normal((n, n))
+    np.fill_diagonal(J, 0.0)
+    w_in = 12.0 + 2.0 * rng.standard_normal((n, s))
+    w_in[np.arange(n), suppressor] = -8.0 + rng.standard_normal(n)
+    summary = cluster_couplings(J, w_in, s)
+    assert summary.tuning_ari == pytest.approx(1.0)
+    assert summary.ari < 0.5
+    assert adjusted_rand_score(np.argmin(w_in, axis=1), summary.labels) == pytest.approx(1.0)
 
 
 def test_mean_mode_outlier_of_a_uniform_inhibitory_matrix():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tightbalance import rundir
-from tightbalance.config import TrainConfig
+from tightbalance.config import TrainConfig, load_document
 from tightbalance.network import init_random_balanced
 from tightbalance.task import tracking_loss
 from tightbalance.train import Trainer, TrainingDivergedError, resume, train
@@ -181,3 +181,34 @@ def test_relaxed_initial_state_with_and_without_noise(relax_noise):
         drive = params.w_in.sum(axis=1) * config.i_ext / config.n_inputs
         fixed_point_residual = -h0[:, 0] + params.J @ np.maximum(h0[:, 0], 0) + drive
         assert np.abs(fixed_point_residual).max() < 1e-4
+
+
+def test_seeds_split_over_devices_train_as_on_one_device(tmp_path):
+    """Seeds spread over two CPU devices give the numbers of one device to float32 rounding
+    (vmapped reductions over 2 or 4 seeds may round differently), and the run records the
+    split so that resume reproduces it."""
+    assert len(jax.devices()) >= 2, "tests/conftest.py asks for two CPU devices"
+    seeds = [4, 5, 6, 7]
+    split, single = Trainer(TINY, seeds), Trainer(TINY, seeds, devices=jax.devices()[:1])
+    assert len(split.devices) == 2 and len(single.devices) == 1
+    results = []
+    for trainer in (split, single):
+        state, _ = trainer.init_state()
+        state, evaluation = trainer.evaluate(state, 0)
+        state, losses = trainer.run_epochs(state, 0, 15)
+        results.append((evaluation["test_loss"], np.asarray(losses), np.asarray(state.params.J)))
+    assert len(split.run_epochs(state, 15, 1)[1].sharding.device_set) == 2
+    for a, b in zip(*results, strict=True):
+        assert np.allclose(a, b, rtol=1e-4, atol=1e-6)
+    train(TINY.replace(epochs=5), tmp_path / "run", seeds=seeds, progress=False, figures=False)
+    assert load_document(tmp_path / "run" / "config.toml")["run"]["devices"] == 2
+
+
+def test_seed_devices_divide_the_seeds():
+    from tightbalance.train import seed_devices
+
+    devices = ["d0", "d1", "d2", "d3"]
+    assert seed_devices(6, devices) == ["d0", "d1", "d2"]
+    assert seed_devices(7, devices) == ["d0"]
+    assert seed_devices(2, devices) == ["d0", "d1"]
+    assert seed_devices(8, devices) == devices

@@ -9,8 +9,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import pkgutil
 import sys
+
+import jax
 
 from tightbalance import commands
 
@@ -28,7 +31,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def use_every_cpu_core() -> None:
+    """One JAX CPU device per core, so that vmapped seeds train on all cores (``Trainer``).
+
+    Must run before JAX computes anything; later (e.g. when ``main`` is called from a
+    session that already used JAX) the setting is left as it is.
+    """
+    try:
+        jax.config.update("jax_num_cpu_devices", os.cpu_count() or 1)
+    except RuntimeError:
+        logging.getLogger(__name__).debug("JAX already started; keeping its CPU devices")
+
+
 def main(argv: list[str] | None = None) -> int:
+    use_every_cpu_core()
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -14,6 +14,13 @@ diagnostics of SPEC §4, writes a checkpoint and a row of ``metrics.csv`` per se
 
 PRNG keys derive from each seed alone (``fold_in`` of the epoch number), so a run
 resumed from a checkpoint continues bit for bit.
+
+Seeds are spread over the local devices (:func:`seed_devices`): on a CPU that exposes one
+JAX device per core (``jax_num_cpu_devices``, set by the command line) the vmapped
+networks train in parallel, one block of seeds per core.  Each network's numbers agree with
+a one-device run to float32 rounding (not bit for bit: vmapped reductions round
+differently with the number of seeds per device); the run records its device count and
+``resume`` uses it again, so a resumed run stays bit-exact.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
 from tightbalance import rundir
@@ -49,11 +57,20 @@ from tightbalance.network import (
     init_random_balanced,
     nonlinearity,
     relax,
+    simulate,
 )
 from tightbalance.signals import sample_signals, standard_normal
 from tightbalance.task import tracking_loss
 
-__all__ = ["TrainState", "Trainer", "TrainingDivergedError", "train", "resume", "METRIC_COLUMNS"]
+__all__ = [
+    "TrainState",
+    "Trainer",
+    "TrainingDivergedError",
+    "train",
+    "resume",
+    "seed_devices",
+    "METRIC_COLUMNS",
+]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +85,7 @@ METRIC_COLUMNS = [
     "j_same",
     "j_diff",
     "cluster_ari",
+    "tuning_ari",
     "eig_min_real",
     "cancellation",
     "info_rate_bits",
@@ -98,15 +116,24 @@ class TrainState:
     h0: jax.Array
 
 
+def seed_devices(n_seeds: int, devices: list[jax.Device] | None = None) -> list[jax.Device]:
+    """The devices over which ``n_seeds`` vmapped networks are split: the largest number of
+    the given (default: local) devices that divides ``n_seeds``, so each holds as many seeds."""
+    devices = list(jax.local_devices() if devices is None else devices)
+    count = max(d for d in range(1, min(len(devices), n_seeds) + 1) if n_seeds % d == 0)
+    return devices[:count]
+
+
 class Trainer:
     """Compiled training and evaluation of ``len(seeds)`` networks for one config.
 
     The compiled programs depend only on the parts of the config that shape the
     computation, so trainers for configs that differ in ``epochs``, ``eval_every``
-    or ``seed`` (and runs that are resumed) share them.
+    or ``seed`` (and runs that are resumed) share them.  The seed axis of every array is
+    split over ``devices`` (default :func:`seed_devices`); the programs follow the data.
     """
 
-    def __init__(self, config: TrainConfig, seeds: list[int]):
+    def __init__(self, config: TrainConfig, seeds: list[int], devices: list[jax.Device] | None = None):
         if not seeds:
             raise ValueError("seeds must hold at least one seed")
         if len(set(seeds)) != len(seeds):
@@ -115,8 +142,15 @@ class Trainer:
             raise ValueError(f"seeds must be integers >= 0, got {seeds}")
         self.config = config
         self.seeds = [int(s) for s in seeds]
-        self.base_keys = jnp.stack([jax.random.key(s) for s in self.seeds])
+        self.devices = seed_devices(len(self.seeds), devices)
+        mesh = Mesh(np.array(self.devices), ("seeds",))
+        self._seed_sharding = NamedSharding(mesh, PartitionSpec("seeds"))
+        self.base_keys = self._place(jnp.stack([jax.random.key(s) for s in self.seeds]))
         self._programs = _programs(config.replace(epochs=0, eval_every=1, seed=0))
+
+    def _place(self, tree: Any) -> Any:
+        """Split the leading (seed) axis of every array over the trainer's devices."""
+        return jax.device_put(tree, self._seed_sharding)
 
     def init_state(self) -> tuple[TrainState, np.ndarray]:
         """Initial state and the mean off-diagonal J_init per seed.
@@ -128,18 +162,23 @@ class Trainer:
         h0 = jnp.zeros((len(self.seeds), c.n_units, c.batch_size))
         opt_state = jax.vmap(self._programs.optimizer.init)(params)
         j_init_mean = np.array([off_diagonal_mean(J) for J in np.asarray(params.J)])
-        return TrainState(params=params, opt_state=opt_state, h0=h0), j_init_mean
+        return self._place(TrainState(params=params, opt_state=opt_state, h0=h0)), j_init_mean
 
     def run_epochs(self, state: TrainState, start: int, n_epochs: int) -> tuple[TrainState, jax.Array]:
         """Epochs ``start .. start + n_epochs - 1``; returns the new state and losses ``[K, n]``."""
-        return self._programs.chunk(n_epochs)(state, self.base_keys, jnp.asarray(start))
+        return self._programs.chunk(n_epochs)(self._place(state), self.base_keys, jnp.asarray(start))
 
     def evaluate(self, state: TrainState, epoch: int) -> tuple[TrainState, dict[str, np.ndarray]]:
-        """Re-relax h0 (kept in the returned state) and compute the test loss per seed."""
-        h0, loss, mse = self._programs.evaluate(state.params, self.base_keys, jnp.asarray(epoch))
+        """Re-relax h0 (kept in the returned state) and compute the test loss per seed.
+
+        The evaluation also holds ``h_end [K, N, B]``, the state at the end of the held-out trial.
+        """
+        state = self._place(state)
+        h0, loss, mse, h_end = self._programs.evaluate(state.params, self.base_keys, jnp.asarray(epoch))
         return TrainState(params=state.params, opt_state=state.opt_state, h0=h0), {
             "test_loss": np.asarray(loss),
             "test_mse": np.asarray(mse),
+            "h_end": np.asarray(h_end),
         }
 
 
@@ -218,7 +257,11 @@ class _Programs:
         return TrainState(params=params, opt_state=opt_state, h0=state.h0), loss
 
     def _evaluate_one(self, params: NetworkParams, base_key: jax.Array, epoch: jax.Array):
-        """Relax the initial state under the current J and compute the held-out loss."""
+        """Relax the initial state under the current J and compute the held-out loss.
+
+        Returns ``(h0, loss, tracking_error, h_end)``; ``h_end`` is the state at the end of
+        the held-out trial (noise on), where the original code took the spectrum.
+        """
         c = self.config
         h0 = relax(
             params,
@@ -232,29 +275,38 @@ class _Programs:
         )
         signals, noise = self._batch(jax.random.fold_in(base_key, _STREAM_TEST))
         loss, mse = self.loss(params, h0, signals, noise)
-        return h0, loss, mse
+        h_end = simulate(params, h0, signals, noise, dt=c.dt, sigma=c.sigma, nonlinearity=c.nonlinearity)[-1]
+        return h0, loss, mse, h_end
 
 
 def network_diagnostics(
-    params: NetworkParams, h_state: np.ndarray, j_init_mean: float, config: TrainConfig
+    params: NetworkParams,
+    h_relaxed: np.ndarray,
+    h_trial: np.ndarray,
+    j_init_mean: float,
+    config: TrainConfig,
 ) -> dict[str, float]:
     """SPEC §4 diagnostics of one network (unstacked parameters, NumPy).
 
+    ``eig_min_real`` is the most negative real part of the spectrum of ``J diag(phi'(h))``
+    at ``h_trial``, a state at the end of a noisy held-out trial (as the original code).
     ``cancellation`` compares the feed-forward input ``W_in I_ext / S`` with the recurrent
-    input ``J phi(h)`` at the relaxed state ``h``: (|ff| + |rec|) / (2 |ff + rec|), RMS over
-    units; about 1 without recurrence, large when the two cancel (tight balance).
+    input ``J phi(h)`` at the state ``h_relaxed`` relaxed under ``I_ext``:
+    (|ff| + |rec|) / (2 |ff + rec|), RMS over units; about 1 without recurrence, large when
+    the two cancel (tight balance).
     """
     J = np.asarray(params.J)
     clusters = cluster_couplings(J, np.asarray(params.w_in), config.n_inputs)
-    eigenvalues = stability_eigenvalues(J, h_state, config.nonlinearity)
+    eigenvalues = stability_eigenvalues(J, h_trial, config.nonlinearity)
     feedforward = np.asarray(params.w_in).sum(axis=1) * config.i_ext / config.n_inputs
-    recurrent = J @ np.asarray(nonlinearity(config.nonlinearity)(h_state))
+    recurrent = J @ np.asarray(nonlinearity(config.nonlinearity)(h_relaxed))
     return {
         "balance": balance_index(J, j_init_mean),
         "mean_coupling": mean_coupling(J),
         "j_same": clusters.j_same,
         "j_diff": clusters.j_diff,
         "cluster_ari": clusters.ari,
+        "tuning_ari": clusters.tuning_ari,
         "eig_min_real": float(eigenvalues.real.min()),
         "cancellation": current_cancellation(feedforward, recurrent)["ratio"],
     }
@@ -288,7 +340,11 @@ def _metric_rows(
             "info_rate_bits": None if info_rate is None else float(info_rate[k]),
             "wall_s": round(wall_s, 3),
         }
-        row.update(network_diagnostics(params, h0[k, :, 0], float(j_init_mean[k]), config))
+        row.update(
+            network_diagnostics(
+                params, h0[k, :, 0], evaluation["h_end"][k, :, 0], float(j_init_mean[k]), config
+            )
+        )
         rows.append(row)
     return rows
 
@@ -418,18 +474,19 @@ def train(
     _check_new_run_dir(run_dir)
     seeds = list(seeds) if seeds else [config.seed]
     config = config.replace(seed=int(seeds[0]))
+    trainer = Trainer(config, seeds)
     save_config(
         config,
         run_dir / "config.toml",
         extra={
             "run": {
                 "seeds": seeds,
+                "devices": len(trainer.devices),
                 "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             },
             "versions": rundir.package_versions(),
         },
     )
-    trainer = Trainer(config, seeds)
     started = time.perf_counter()
     state, j_init_mean = trainer.init_state()
     state, _ = _evaluate_and_record(
@@ -465,7 +522,7 @@ def resume(run_dir: Path, epochs: int | None = None, *, progress: bool = True, f
             config, run_dir / "config.toml", extra={k: v for k, v in document.items() if k != "train"}
         )
     checkpoint = rundir.load_checkpoint(rundir.latest_checkpoint(run_dir))
-    trainer = Trainer(config, seeds)
+    trainer = Trainer(config, seeds, _recorded_devices(document.get("run", {}).get("devices")))
     if list(checkpoint.seeds) != seeds or not np.array_equal(
         checkpoint.key_data, np.asarray(jax.random.key_data(trainer.base_keys))
     ):
@@ -482,6 +539,27 @@ def resume(run_dir: Path, epochs: int | None = None, *, progress: bool = True, f
     if figures:
         write_training_figures(run_dir)
     return run_dir
+
+
+def _recorded_devices(count: int | None) -> list[jax.Device] | None:
+    """The first ``count`` local devices, so that a resumed run splits its seeds as before.
+
+    The split matters in the last digits only (vmapped reductions over a different number
+    of seeds per device round differently); with fewer devices than recorded, the default
+    split is used and the run continues, though no longer bit for bit.
+    """
+    if count is None:
+        return None
+    local = jax.local_devices()
+    if count > len(local):
+        log.warning(
+            "the run was trained on %d devices, %d are available: it continues, but its numbers "
+            "can differ from an uninterrupted run in the last digits",
+            count,
+            len(local),
+        )
+        return None
+    return local[:count]
 
 
 def write_training_figures(run_dir: Path) -> list[Path]:

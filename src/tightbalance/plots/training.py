@@ -66,8 +66,9 @@ def training_figure_data(
     h0_initial = relax(params_initial, k_relax, nonlinearity=c.nonlinearity, **relax_args)
     signals = sample_signals(k_signal, c.n_steps, c.n_inputs, 1, c.dt, c.tau_s, c.signal_std, c.i_ext)
     noise = jax.random.normal(k_noise, (c.n_steps, c.n_units, 1))
-    trajectory = simulate(
-        params_trained, h0, signals, noise, dt=c.dt, sigma=c.sigma, nonlinearity=c.nonlinearity
+    trajectory, trajectory_initial = (
+        simulate(params, start, signals, noise, dt=c.dt, sigma=c.sigma, nonlinearity=c.nonlinearity)
+        for params, start in ((params_trained, h0), (params_initial, h0_initial))
     )
     outputs = readout(params_trained, trajectory, nonlinearity(c.nonlinearity))
     J = np.asarray(params_trained.J)
@@ -84,10 +85,11 @@ def training_figure_data(
         outputs=np.asarray(outputs[:, :, 0]),
         target=np.asarray(targets(signals, c.gbar)[:, :, 0]),
         h_traces=np.asarray(trajectory[:, :5, 0]),
+        # at the end of the noisy trial, as the original's figures
         eig_initial=stability_eigenvalues(
-            np.asarray(params_initial.J), np.asarray(h0_initial[:, 0]), c.nonlinearity
+            np.asarray(params_initial.J), np.asarray(trajectory_initial[-1, :, 0]), c.nonlinearity
         ),
-        eig_trained=stability_eigenvalues(J, np.asarray(h0[:, 0]), c.nonlinearity),
+        eig_trained=stability_eigenvalues(J, np.asarray(trajectory[-1, :, 0]), c.nonlinearity),
         w_in=np.asarray(params_trained.w_in),
         w_out=np.asarray(params_trained.w_out),
         J_ordered=J[np.ix_(clusters.order, clusters.order)],
