@@ -30,10 +30,10 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import fft, signal, stats
 
-from tightbalance.network import NetworkParams, simulate_streaming
+from tightbalance.network import NetworkParams, leaky_recurrence
 from tightbalance.network import nonlinearity as nonlinearity_fn
 from tightbalance.network import readout as network_readout
-from tightbalance.signals import sample_ou
+from tightbalance.signals import sample_ou, standard_normal
 from tightbalance.theory.linear import BITS_PER_NAT
 
 if TYPE_CHECKING:
@@ -285,6 +285,10 @@ def estimate_info_rate(
     return estimates[0] if (average_columns or np.ndim(y) == 1) else estimates
 
 
+# steps per block of the readout simulation: noise drawn per block, memory O(block N B)
+_READOUT_BLOCK = 256
+
+
 @partial(
     jax.jit,
     static_argnames=(
@@ -301,22 +305,36 @@ def estimate_info_rate(
 def _simulate_readout(
     params, key, *, n_steps, n_trials, n_burn_in, dt, sigma, tau_s, signal_std, i_ext, nonlinearity
 ):
-    """OU inputs ``eta`` and readouts ``y``, both ``[T, S, n_trials]``, after a burn-in from ``h = 0``."""
+    """OU inputs ``eta`` and readouts ``y``, both ``[T, S, n_trials]``, after a burn-in from ``h = 0``.
+
+    The Euler–Maruyama scheme of :func:`tightbalance.network.simulate`, run in blocks of
+    ``_READOUT_BLOCK`` steps: each block draws its noise at once and runs the batch-major
+    loop :func:`tightbalance.network.leaky_recurrence`, so memory stays ``O(block N B)``
+    while the loop does not pay for a PRNG call per step (about twice as fast on CPU).
+    """
     key_signal, key_noise = jax.random.split(key)
-    eta = sample_ou(key_signal, n_burn_in + n_steps, dt, tau_s, signal_std, (params.n_inputs, n_trials))
+    n_total = n_burn_in + n_steps
+    n_blocks = -(-n_total // _READOUT_BLOCK)
+    n_padded = n_blocks * _READOUT_BLOCK  # steps past n_total are simulated and dropped
+    eta = sample_ou(key_signal, n_padded, dt, tau_s, signal_std, (params.n_inputs, n_trials))
     phi = nonlinearity_fn(nonlinearity)
+    noise_scale = sigma * math.sqrt(dt)
+
+    def block(h, inputs):
+        index, signals = inputs  # signals [block, S, B]
+        feedforward = jnp.einsum("ns,tsb->tnb", params.w_in, signals) / params.n_inputs
+        noise = standard_normal(
+            jax.random.fold_in(key_noise, index), (_READOUT_BLOCK, n_trials, params.n_units)
+        )
+        drive = dt * (feedforward + params.bias[:, None]) + noise_scale * jnp.swapaxes(noise, 1, 2)
+        states = leaky_recurrence(params.J, h, drive, dt, nonlinearity)
+        return states[-1], network_readout(params, states, phi)
+
+    blocks = (i_ext + eta).reshape(n_blocks, _READOUT_BLOCK, params.n_inputs, n_trials)
     h0 = jnp.zeros((params.n_units, n_trials), dtype=eta.dtype)
-    _, y = simulate_streaming(
-        params,
-        h0,
-        i_ext + eta,
-        key_noise,
-        dt=dt,
-        sigma=sigma,
-        nonlinearity=nonlinearity,
-        record=lambda h: network_readout(params, h, phi),
-    )
-    return eta[n_burn_in:], y[n_burn_in:]
+    _, y = jax.lax.scan(block, h0, (jnp.arange(n_blocks), blocks))
+    y = y.reshape(n_padded, params.n_inputs, n_trials)
+    return eta[n_burn_in:n_total], y[n_burn_in:n_total]
 
 
 def readout_info_rate(
@@ -343,7 +361,7 @@ def readout_info_rate(
     ``burn_in`` (units of tau) and then recorded for ``n_steps / n_trials`` steps.  The
     blocks of the estimator never straddle two trials.  The simulation is one jitted
     program, compiled once per configuration, so repeated calls during training are
-    cheap (about 0.1 s for N = 100 and the default 20 000 steps on one CPU core).
+    cheap (about 0.04 s for N = 100 and the default 20 000 steps on one CPU core).
 
     Returns:
       ``[S]`` rates from the multitaper estimator of :func:`estimate_info_rate`.
