@@ -16,7 +16,7 @@ import jax.numpy as jnp
 
 from tightbalance.network import NetworkParams, nonlinearity, readout, simulate
 
-__all__ = ["targets", "tracking_loss"]
+__all__ = ["targets", "tracking_loss", "trajectory_loss"]
 
 
 def targets(signals: jax.Array, gbar: float) -> jax.Array:
@@ -49,8 +49,30 @@ def tracking_loss(
     Returns:
       ``(loss, tracking_error)``, both divided by ``B T S``.
     """
-    n_steps, n_inputs, batch = signals.shape
     trajectory = simulate(params, h0, signals, noise, dt=dt, sigma=sigma, nonlinearity=nonlinearity_name)
+    return trajectory_loss(
+        params,
+        trajectory,
+        signals,
+        gbar=gbar,
+        lambda_act=lambda_act,
+        burn_in_steps=burn_in_steps,
+        nonlinearity_name=nonlinearity_name,
+    )
+
+
+def trajectory_loss(
+    params: NetworkParams,
+    trajectory: jax.Array,
+    signals: jax.Array,
+    *,
+    gbar: float,
+    lambda_act: float,
+    burn_in_steps: int,
+    nonlinearity_name: str = "relu",
+) -> tuple[jax.Array, jax.Array]:
+    """:func:`tracking_loss` of an already simulated ``trajectory [T, N, B]``."""
+    n_steps, n_inputs, batch = signals.shape
     trajectory = trajectory[burn_in_steps:]
     outputs = readout(params, trajectory, nonlinearity(nonlinearity_name))
     norm = batch * n_steps * n_inputs

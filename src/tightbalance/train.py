@@ -60,7 +60,7 @@ from tightbalance.network import (
     simulate,
 )
 from tightbalance.signals import sample_signals, standard_normal
-from tightbalance.task import tracking_loss
+from tightbalance.task import tracking_loss, trajectory_loss
 
 __all__ = [
     "TrainState",
@@ -274,9 +274,17 @@ class _Programs:
             nonlinearity=c.nonlinearity,
         )
         signals, noise = self._batch(jax.random.fold_in(base_key, _STREAM_TEST))
-        loss, mse = self.loss(params, h0, signals, noise)
-        h_end = simulate(params, h0, signals, noise, dt=c.dt, sigma=c.sigma, nonlinearity=c.nonlinearity)[-1]
-        return h0, loss, mse, h_end
+        trajectory = simulate(params, h0, signals, noise, dt=c.dt, sigma=c.sigma, nonlinearity=c.nonlinearity)
+        loss, mse = trajectory_loss(
+            params,
+            trajectory,
+            signals,
+            gbar=c.gbar,
+            lambda_act=c.lambda_act,
+            burn_in_steps=c.burn_in_steps,
+            nonlinearity_name=c.nonlinearity,
+        )
+        return h0, loss, mse, trajectory[-1]
 
 
 def network_diagnostics(
